@@ -1,0 +1,59 @@
+"""The container: round trip, and one clear error for every kind of bad input."""
+
+import pytest
+
+from yotocodec.bitstream import HEADER_SIZE, BitstreamError, pack, parse
+
+MODEL_ID = bytes(range(8))
+
+
+def sample() -> bytes:
+    return pack(MODEL_ID, 0.0125, 480, 640, 37, b"\x01\x02\x03\x04" * 3, b"\xaa\xbb\xcc\xdd" * 5)
+
+
+def test_pack_parse_round_trip_keeps_every_field():
+    bs = parse(sample())
+    h = bs.header
+    assert (h.model_id, h.height, h.width, h.y_range) == (MODEL_ID, 480, 640, 37)
+    assert h.lmbda == pytest.approx(0.0125)
+    assert bs.z_stream == b"\x01\x02\x03\x04" * 3 and bs.y_stream == b"\xaa\xbb\xcc\xdd" * 5
+    assert len(sample()) == HEADER_SIZE + 12 + 20
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(64), "not a .yoto"),
+        (b"YOT", "not a .yoto"),
+        (sample()[:20], "truncated"),
+        (sample()[:-1], "truncated"),
+        (sample() + b"\0", "padded"),
+    ],
+)
+def test_malformed_input_raises_bitstream_error_with_reason(data, reason):
+    with pytest.raises(BitstreamError, match=reason):
+        parse(data)
+
+
+def test_every_single_bit_flip_is_detected():
+    data = sample()
+    for i in range(len(data) * 8):
+        flipped = bytearray(data)
+        flipped[i // 8] ^= 1 << (i % 8)
+        with pytest.raises(BitstreamError):
+            parse(bytes(flipped))
+
+
+def test_future_format_version_is_refused_by_name():
+    data = bytearray(sample())
+    data[4] = 2
+    with pytest.raises(BitstreamError, match="version 2"):
+        parse(bytes(data))
+
+
+def test_pack_refuses_sizes_the_format_cannot_hold():
+    with pytest.raises(ValueError):
+        pack(MODEL_ID, 0.01, 0, 10, 1, b"", b"")
+    with pytest.raises(ValueError):
+        pack(MODEL_ID, 0.01, 10, 10, 1 << 16, b"", b"")

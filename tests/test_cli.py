@@ -1,0 +1,78 @@
+"""The ``yoto`` command: encode/decode/info, exit codes, clear errors, no partial outputs."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import random_image
+
+
+def yoto(*args, threads: int | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    cmd = [sys.executable, "-m", "yotocodec.cli", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory, tiny_model_path):
+    d = tmp_path_factory.mktemp("cli")
+    Image.fromarray(random_image(np.random.default_rng(5), 70, 90)).save(d / "in.png")
+    r = yoto("encode", d / "in.png", d / "in.yoto", "--lmbda", "0.02", "--model", tiny_model_path)
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+def test_encode_decode_info_round_trip(encoded, tiny_model_path):
+    r = yoto("decode", encoded / "in.yoto", encoded / "out.png", "--model", tiny_model_path)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(encoded / "out.png").size == (90, 70)
+    info = yoto("info", encoded / "in.yoto")
+    assert info.returncode == 0 and "λ      0.02" in info.stdout and "90x70" in info.stdout
+
+
+def test_decoding_is_identical_in_another_process_with_other_thread_counts(encoded, tiny_model_path):
+    outputs = []
+    for threads in (1, 2):
+        out = encoded / f"t{threads}.png"
+        r = yoto("decode", encoded / "in.yoto", out, "--model", tiny_model_path, threads=threads)
+        assert r.returncode == 0, r.stderr
+        outputs.append(np.asarray(Image.open(out)))
+    assert np.array_equal(outputs[0], outputs[1])
+
+
+def _damaged(data: bytes) -> dict[str, bytes]:
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x10
+    return {"truncated": data[: len(data) // 2], "bit-flipped": bytes(flipped), "empty": b"",
+            "foreign": b"GIF89a" + bytes(100)}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["truncated", "bit-flipped", "empty", "foreign"])
+def test_bad_files_give_one_clear_error_and_no_output(encoded, tiny_model_path, kind):
+    bad = encoded / f"{kind}.yoto"
+    bad.write_bytes(_damaged((encoded / "in.yoto").read_bytes())[kind])
+    out = encoded / f"{kind}.png"
+    r = yoto("decode", bad, out, "--model", tiny_model_path)
+    assert r.returncode == 1
+    assert r.stderr.startswith("yoto: error:") and "Traceback" not in r.stderr
+    assert not out.exists() and not list(encoded.glob(f".{kind}.png*"))
+
+
+def test_out_of_range_lmbda_is_refused_without_writing(encoded, tiny_model_path):
+    out = encoded / "refused.yoto"
+    r = yoto("encode", encoded / "in.png", out, "--lmbda", "5", "--model", tiny_model_path)
+    assert r.returncode == 1 and "outside this model's trained range" in r.stderr
+    assert not out.exists()
+
+
+def test_missing_input_and_unknown_output_format_are_clear_errors(encoded, tiny_model_path):
+    r = yoto("encode", encoded / "nope.png", encoded / "x.yoto", "-l", "0.01", "--model", tiny_model_path)
+    assert r.returncode == 1 and "nope.png" in r.stderr
+    r = yoto("decode", encoded / "in.yoto", encoded / "x.unknown", "--model", tiny_model_path)
+    assert r.returncode == 1 and "unknown image format" in r.stderr

@@ -1,0 +1,78 @@
+"""encode/decode with a tiny model: exact round trip, any size, λ from the bytes, clear errors."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import yotocodec
+from yotocodec import codec
+from yotocodec.bitstream import BitstreamError, parse
+
+from conftest import random_image, tiny_model
+
+
+@pytest.mark.parametrize("size", [(64, 64), (37, 53), (1, 1), (130, 70)])
+def test_decode_equals_the_models_own_reconstruction_at_any_size(tiny, rng, size):
+    image = random_image(rng, *size)
+    data = codec.encode(image, 0.01, tiny)
+    decoded = codec.decode(data, tiny)
+    expected, _ = codec.reference(image, 0.01, tiny)
+    assert decoded.size == (size[1], size[0]) and decoded.mode == "RGB"
+    diff = np.abs(np.asarray(decoded, np.int16) - np.asarray(expected, np.int16))
+    assert diff.max() <= 1
+
+
+def test_decoder_takes_lmbda_from_the_bitstream(tiny, rng):
+    image = random_image(rng, 64, 64)
+    low, high = codec.encode(image, 0.002, tiny), codec.encode(image, 0.2, tiny)
+    assert parse(low).header.lmbda == pytest.approx(0.002)
+    assert parse(high).header.lmbda == pytest.approx(0.2)
+    assert np.asarray(codec.decode(low, tiny)).tobytes() != np.asarray(codec.decode(high, tiny)).tobytes()
+
+
+def test_pil_and_array_inputs_give_the_same_bytes(tiny, rng):
+    image = random_image(rng, 40, 72)
+    assert codec.encode(image, 0.05, tiny) == codec.encode(Image.fromarray(image), 0.05, tiny)
+
+
+def test_grayscale_and_palette_images_are_coded_as_rgb(tiny, rng):
+    rgb = Image.fromarray(random_image(rng, 32, 32))
+    for image in (rgb.convert("L"), rgb.convert("P")):
+        assert codec.decode(codec.encode(image, 0.05, tiny), tiny).mode == "RGB"
+
+
+@pytest.mark.parametrize("lmbda", [1e-4, 0.3, float("nan"), float("inf"), -1.0, "x"])
+def test_lmbda_outside_the_trained_range_is_refused(tiny, rng, lmbda):
+    with pytest.raises(ValueError, match="λ"):
+        codec.encode(random_image(rng, 16, 16), lmbda, tiny)
+
+
+@pytest.mark.parametrize(
+    "image, match",
+    [
+        (Image.new("RGBA", (8, 8)), "alpha"),
+        (Image.new("I;16", (8, 8)), "8-bit"),
+        (np.zeros((8, 8), np.uint8), "RGB uint8"),
+        (np.zeros((8, 8, 3), np.float32), "RGB uint8"),
+        (np.zeros((0, 8, 3), np.uint8), "empty"),
+    ],
+)
+def test_unsupported_images_are_refused_with_the_reason(tiny, image, match):
+    with pytest.raises(ValueError, match=match):
+        codec.encode(image, 0.01, tiny)
+
+
+def test_bitstream_of_another_model_is_refused_by_id(tiny, rng):
+    other = tiny_model(seed=1)
+    other.update()
+    data = codec.encode(random_image(rng, 32, 32), 0.01, other)
+    with pytest.raises(BitstreamError, match="made with model"):
+        codec.decode(data, tiny)
+
+
+def test_package_top_level_exposes_the_api(tiny, rng):
+    image = random_image(rng, 24, 24)
+    data = yotocodec.encode(image, lmbda=0.01, model=tiny)
+    assert isinstance(data, bytes)
+    assert isinstance(yotocodec.decode(data, model=tiny), Image.Image)
+    assert yotocodec.inspect(data).width == 24

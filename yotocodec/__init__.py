@@ -1,0 +1,19 @@
+"""yotocodec: one learned image codec, any rate–distortion trade-off λ chosen at run time.
+
+    >>> import yotocodec
+    >>> data = yotocodec.encode(image, lmbda=0.01)   # PIL image or uint8 (H, W, 3) array
+    >>> image = yotocodec.decode(data)               # PIL image; λ is read from the bytes
+"""
+
+import warnings
+
+with warnings.catch_warnings():  # compressai scripts modules at import with a deprecated API
+    warnings.simplefilter("ignore", FutureWarning)
+    import compressai  # noqa: F401
+
+from .bitstream import BitstreamError, YotoError
+from .codec import decode, encode, inspect, load
+from .conditioning import LMBDA_MAX, LMBDA_MIN
+
+__all__ = ["encode", "decode", "inspect", "load", "BitstreamError", "YotoError", "LMBDA_MIN", "LMBDA_MAX"]
+__version__ = "0.1.0"

@@ -1,0 +1,106 @@
+"""The ``.yoto`` container: pure bytes, no torch. Every parse failure raises ``BitstreamError``.
+
+Layout, format version 1 (all integers little-endian)::
+
+    offset size  field
+    0      4     magic  b"YOTO"
+    4      1     format version (1)
+    5      1     flags (0; reserved)
+    6      8     model id: first 8 bytes of SHA-256 over the model's config and weights
+    14     4     λ, IEEE-754 float32 (the decoder conditions every layer on exactly this)
+    18     4     image height in pixels (uint32)
+    22     4     image width in pixels (uint32)
+    26     2     R: every y symbol lies in [-R, R] (uint16)
+    28     4     length of the z stream in bytes (uint32)
+    32     4     length of the y stream in bytes (uint32)
+    36     4     CRC-32 of bytes [0, 36) and of the payload
+    40     ...   payload: z stream, then y stream (constriction range-coder words, uint32 LE)
+
+The z stream codes ẑ channel by channel with the model's integer CDF tables; the y stream
+codes ŷ with quantized Gaussians N(0, σ) whose σ come from a fixed scale table indexed by
+h_s(ẑ; λ). Nothing but the header and these two streams is stored.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+MAGIC = b"YOTO"
+VERSION = 1
+_HEADER = struct.Struct("<4sBB8sfIIHII")
+_CRC = struct.Struct("<I")
+HEADER_SIZE = _HEADER.size + _CRC.size
+MAX_SIDE = 1 << 16
+"""Largest accepted image side in pixels (guards the decoder's allocations)."""
+
+
+class YotoError(Exception):
+    """Base class of the errors yotocodec raises on purpose."""
+
+
+class BitstreamError(YotoError, ValueError):
+    """The bytes are not a valid ``.yoto`` file for this decoder (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    version: int
+    model_id: bytes
+    lmbda: float
+    height: int
+    width: int
+    y_range: int
+    z_len: int
+    y_len: int
+
+
+@dataclass(frozen=True)
+class Bitstream:
+    header: Header
+    z_stream: bytes
+    y_stream: bytes
+
+
+def pack(model_id: bytes, lmbda: float, height: int, width: int, y_range: int,
+         z_stream: bytes, y_stream: bytes) -> bytes:  # fmt: skip
+    """Serialize one image's streams into a ``.yoto`` file."""
+    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
+        raise ValueError(f"image size {width}x{height} is outside 1..{MAX_SIDE} per side")
+    if not 0 <= y_range < 1 << 16:
+        raise ValueError(f"latent range {y_range} does not fit the format")
+    head = _HEADER.pack(MAGIC, VERSION, 0, model_id, lmbda, height, width, y_range,
+                        len(z_stream), len(y_stream))  # fmt: skip
+    payload = z_stream + y_stream
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    return head + _CRC.pack(crc) + payload
+
+
+def parse(data: bytes) -> Bitstream:
+    """Check and split a ``.yoto`` file; raises ``BitstreamError`` with the reason."""
+    if len(data) == 0:
+        raise BitstreamError("empty input: not a .yoto file")
+    if not data.startswith(MAGIC):
+        raise BitstreamError("not a .yoto file (wrong magic bytes)")
+    if len(data) < HEADER_SIZE:
+        raise BitstreamError(f"truncated .yoto file: {len(data)} bytes, header alone needs {HEADER_SIZE}")
+    fields = _HEADER.unpack_from(data)
+    _, version, flags, model_id, lmbda, height, width, y_range, z_len, y_len = fields
+    if version != VERSION:
+        raise BitstreamError(f"unsupported .yoto format version {version} (this decoder reads {VERSION})")
+    (crc,) = _CRC.unpack_from(data, _HEADER.size)
+    payload = data[HEADER_SIZE:]
+    if len(payload) != z_len + y_len:
+        raise BitstreamError(f"truncated or padded .yoto file: payload is {len(payload)} bytes, "
+                             f"header says {z_len + y_len}")  # fmt: skip
+    if zlib.crc32(payload, zlib.crc32(data[: _HEADER.size])) != crc:
+        raise BitstreamError("corrupted .yoto file: checksum mismatch")
+    if flags != 0:
+        raise BitstreamError(f"unknown flags {flags:#x} in .yoto header")
+    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
+        raise BitstreamError(f"implausible image size {width}x{height} in .yoto header")
+    if z_len % 4 or y_len % 4:
+        raise BitstreamError("corrupted .yoto file: stream lengths are not whole 32-bit words")
+    header = Header(version, model_id, lmbda, height, width, y_range, z_len, y_len)
+    return Bitstream(header, payload[:z_len], payload[z_len:])

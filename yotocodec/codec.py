@@ -1,0 +1,160 @@
+"""``encode(image, lmbda) -> bytes`` and ``decode(bytes) -> image``: the whole codec path.
+
+image ─► pad to ×64 ─► g_a, h_a ─► ẑ symbols ─► h_s ─► σ indexes ─► ŷ symbols ─► container
+container ─► ẑ ─► h_s ─► σ indexes ─► ŷ ─► g_s ─► crop ─► image
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import entropy
+from .bitstream import BitstreamError, pack, parse
+from .files import as_rgb
+from .losses import bits_per_pixel
+from .model import ScaleHyperprior
+from .modelfile import load_model, model_id
+
+DEFAULT_MODEL = Path(__file__).parent / "weights" / "default.pt"
+_models: dict[Path, ScaleHyperprior] = {}
+
+
+def load(path: str | Path | None = None) -> ScaleHyperprior:
+    """The model in ``path`` (default: the shipped model), loaded once per process."""
+    key = Path(path or DEFAULT_MODEL).resolve()
+    if key not in _models:
+        _models[key] = load_model(key)
+    return _models[key]
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    version: int
+    lmbda: float
+    width: int
+    height: int
+    num_bytes: int
+    model_id: str
+
+    @property
+    def bpp(self) -> float:
+        return 8.0 * self.num_bytes / (self.width * self.height)
+
+
+def inspect(data: bytes) -> StreamInfo:
+    """Header facts of a ``.yoto`` file (checked, not decoded)."""
+    h = parse(data).header
+    return StreamInfo(h.version, h.lmbda, h.width, h.height, len(data), h.model_id.hex())
+
+
+# --- images ---------------------------------------------------------------------
+def _to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
+    if isinstance(image, Image.Image):
+        a = np.asarray(as_rgb(image))
+    else:
+        a = np.asarray(image)
+        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+            raise ValueError(f"expected an RGB uint8 array (H, W, 3), got {a.dtype} {a.shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError("empty image")
+    return torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float().div_(255.0)
+
+
+def _to_image(x: torch.Tensor) -> Image.Image:
+    a = x[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(np.ascontiguousarray(a), "RGB")
+
+
+def _pad(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    h, w = x.shape[2:]
+    ph, pw = -h % multiple, -w % multiple
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
+# --- λ ---------------------------------------------------------------------------------
+def _checked_lmbda(lmbda: float, model: ScaleHyperprior) -> float:
+    """λ as the float32 the bitstream stores; raises if outside the model's trained range."""
+    lo, hi = model.config.lmbda_min, model.config.lmbda_max
+    try:
+        value = float(lmbda)
+    except (TypeError, ValueError):
+        raise ValueError(f"λ must be a number, got {lmbda!r}") from None
+    l32 = float(np.float32(value))
+    if not (math.isfinite(value) and np.float32(lo) <= l32 <= np.float32(hi)):
+        raise ValueError(f"λ={lmbda} is outside this model's trained range [{lo:g}, {hi:g}]")
+    return l32
+
+
+# --- the codec -------------------------------------------------------------------------
+def _stds(model: ScaleHyperprior, indexes: torch.Tensor) -> np.ndarray:
+    table = model.gaussian_conditional.scale_table.numpy().astype(np.float64)
+    return table[indexes.flatten().numpy()]
+
+
+@torch.inference_mode()
+def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None) -> bytes:
+    """Compress an RGB image (PIL image or uint8 (H, W, 3) array) at trade-off ``lmbda``."""
+    model = model or load()
+    l32 = _checked_lmbda(lmbda, model)
+    x = _to_tensor(image)
+    height, width = x.shape[2:]
+    t = model.condition(torch.tensor([l32]))
+    y = model.g_a(_pad(x, model.downsampling_factor), t)
+    z_symbols = model.z_symbols(model.h_a(torch.abs(y), t))
+    indexes = model.scale_indexes(model.z_hat(z_symbols), t)
+    y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
+    y_range = max(1, int(np.abs(y_symbols).max()))
+    z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())
+    y_stream = entropy.encode_gaussian(y_symbols, _stds(model, indexes), y_range)
+    return pack(model_id(model), l32, height, width, y_range, z_stream, y_stream)
+
+
+@torch.inference_mode()
+def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
+    """Decompress a ``.yoto`` file to an RGB PIL image; raises ``BitstreamError`` if invalid."""
+    model = model or load()
+    bs = parse(bytes(data))
+    h = bs.header
+    if h.model_id != model_id(model):
+        raise BitstreamError(f"this file was made with model {h.model_id.hex()}, but the decoder has "
+                             f"model {model_id(model).hex()}; pass the right model (--model)")  # fmt: skip
+    try:
+        l32 = _checked_lmbda(h.lmbda, model)
+    except ValueError as e:
+        raise BitstreamError(f"invalid .yoto header: {e}") from None
+    f = model.downsampling_factor
+    zh, zw = -(-h.height // f), -(-h.width // f)
+    t = model.condition(torch.tensor([l32]))
+    try:
+        z_symbols = entropy.decode_categorical(bs.z_stream, model.z_pmfs(), zh * zw)
+        z_hat = model.z_hat(torch.from_numpy(z_symbols).to(torch.int64).reshape(1, -1, zh, zw))
+        indexes = model.scale_indexes(z_hat, t)
+        y_symbols = entropy.decode_gaussian(bs.y_stream, _stds(model, indexes), h.y_range)
+    except (ValueError, RuntimeError, AssertionError) as e:
+        raise BitstreamError(f"corrupted .yoto payload: entropy decoding failed ({e})") from None
+    y_hat = torch.from_numpy(y_symbols).float().reshape(indexes.shape)
+    x_hat = model.g_s(y_hat, t)[:, :, : h.height, : h.width]
+    return _to_image(x_hat)
+
+
+@torch.inference_mode()
+def reference(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None):
+    """The model's own view of an image: its reconstruction from round(y) and estimated bits.
+
+    Returns ``(image, bits)``; ``bits`` is −Σlog₂ of the likelihoods of the padded latents.
+    """
+    model = model or load()
+    l32 = _checked_lmbda(lmbda, model)
+    x = _to_tensor(image)
+    height, width = x.shape[2:]
+    xp = _pad(x, model.downsampling_factor)
+    out = model(xp, torch.tensor([l32]))
+    bits = float(bits_per_pixel(out["likelihoods"], 1)[0])
+    return _to_image(out["x_hat"][:, :, :height, :width]), bits

@@ -1,0 +1,58 @@
+"""λ conditioning (YOTO, Dosovitskiy & Djolonga 2020): the λ range, its normalisation, FiLM.
+
+Every conv layer of the codec is followed by a FiLM layer ``f' = σ(λ)·f + μ(λ)`` whose
+per-channel σ, μ come from a one-hidden-layer MLP fed with the normalised log λ.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+LMBDA_MIN = 1.2e-3
+"""Smallest trained rate–distortion trade-off (loss = λ·255²·MSE + bpp)."""
+LMBDA_MAX = 2.6e-1
+"""Largest trained rate–distortion trade-off."""
+
+
+def normalize_log_lmbda(lmbda: Tensor, lmbda_min: float, lmbda_max: float) -> Tensor:
+    """Map λ ∈ [λ_min, λ_max] log-linearly onto [-1, 1]; returns shape (B, 1)."""
+    lo, hi = math.log(lmbda_min), math.log(lmbda_max)
+    t = (torch.log(lmbda.reshape(-1, 1)) - lo) / (hi - lo)
+    return 2.0 * t - 1.0
+
+
+def sample_lmbda(n: int, lmbda_min: float, lmbda_max: float, generator=None) -> Tensor:
+    """Draw ``n`` values of λ log-uniformly from [λ_min, λ_max] (one per training sample)."""
+    u = torch.rand(n, generator=generator)
+    return torch.exp(math.log(lmbda_min) + u * (math.log(lmbda_max) - math.log(lmbda_min)))
+
+
+class FiLM(nn.Module):
+    """Per-channel affine modulation ``f·σ(t) + μ(t)``, initialised to the identity."""
+
+    def __init__(self, channels: int, hidden: int = 128):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, 2 * channels))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def coefficients(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """σ and μ for normalised log λ ``t`` (B, 1), each shaped (B, C, 1, 1)."""
+        s, mu = self.mlp(t).chunk(2, dim=1)
+        return (1.0 + s)[..., None, None], mu[..., None, None]
+
+    def forward(self, f: Tensor, t: Tensor) -> Tensor:
+        sigma, mu = self.coefficients(t)
+        return f * sigma + mu
+
+
+class ConditionedSequential(nn.Sequential):
+    """``nn.Sequential`` whose FiLM layers also receive the conditioning ``t``."""
+
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:  # type: ignore[override]
+        for layer in self:
+            x = layer(x, t) if isinstance(layer, FiLM) else layer(x)
+        return x

@@ -1,0 +1,56 @@
+"""Files on disk: images read as 8-bit RGB, and atomic writes (complete file or none)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+
+
+def as_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB view of a PIL image; refuses alpha and >8-bit images rather than mangling them."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        raise ValueError(f"images with alpha are not supported (mode {image.mode}); flatten it first")
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        raise ValueError(f"{image.mode} images (more than 8 bits) are not supported; convert to 8-bit RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """Open an image file (PNG, JPEG, WebP, ...) as 8-bit RGB."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return as_rgb(im)
+    except (Image.UnidentifiedImageError, Image.DecompressionBombError) as e:
+        raise ValueError(f"{path}: not a readable image ({e})") from None
+
+
+def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def save_image(image: Image.Image, path: str | Path) -> None:
+    """Save an image atomically, in the format named by the suffix of ``path``."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"unknown image format for {path}; use .png, .webp, .bmp, .tif ...")
+    atomic_write(path, lambda tmp: image.save(tmp, format=fmt))

@@ -1,0 +1,146 @@
+"""The scale-hyperprior codec of Ballé et al. (2018), every conv layer FiLM-conditioned on λ.
+
+Read top to bottom like tensorflow-compression's ``bmshj2018.py``:
+
+    y = g_a(x; λ)          analysis transform            (GDN)
+    z = h_a(|y|; λ)        hyper-analysis
+    ẑ = Q(z)               factorized (learned) prior    -> likelihoods["z"]
+    σ = h_s(ẑ; λ)          hyper-synthesis gives scales
+    ŷ = Q(y)               Gaussian conditional N(0, σ)  -> likelihoods["y"]
+    x̂ = g_s(ŷ; λ)          synthesis transform           (IGDN)
+
+No file or byte handling here: that is ``entropy.py``, ``bitstream.py`` and ``codec.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+from compressai.layers import GDN
+from compressai.models.utils import conv, deconv
+from torch import Tensor, nn
+
+from .conditioning import LMBDA_MAX, LMBDA_MIN, FiLM, ConditionedSequential, normalize_log_lmbda
+
+SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 160
+"""The fixed table of Gaussian scales σ that the entropy coder uses (log-spaced)."""
+
+
+def scale_table() -> list[float]:
+    """The scale table, identical on every platform (computed in float64, then rounded)."""
+    step = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (SCALE_LEVELS - 1)
+    return [float(np.float32(math.exp(math.log(SCALE_MIN) + i * step))) for i in range(SCALE_LEVELS)]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network; stored in every model file."""
+
+    N: int = 128
+    M: int = 192
+    lmbda_min: float = LMBDA_MIN
+    lmbda_max: float = LMBDA_MAX
+    film_hidden: int = 128
+
+
+class ScaleHyperprior(nn.Module):
+    """Variable-rate (YOTO) scale hyperprior: ``forward(x, λ) -> x̂, likelihoods``."""
+
+    downsampling_factor = 64  # g_a strides 2⁴, h_a a further 2²
+
+    def __init__(self, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.config = config
+        N, M, H = config.N, config.M, config.film_hidden
+
+        def film(c: int) -> FiLM:
+            return FiLM(c, H)
+
+        self.g_a = ConditionedSequential(
+            conv(3, N), film(N), GDN(N),
+            conv(N, N), film(N), GDN(N),
+            conv(N, N), film(N), GDN(N),
+            conv(N, M), film(M),
+        )  # fmt: skip
+        self.g_s = ConditionedSequential(
+            deconv(M, N), film(N), GDN(N, inverse=True),
+            deconv(N, N), film(N), GDN(N, inverse=True),
+            deconv(N, N), film(N), GDN(N, inverse=True),
+            deconv(N, 3), film(3),
+        )  # fmt: skip
+        self.h_a = ConditionedSequential(
+            conv(M, N, stride=1, kernel_size=3), film(N), nn.ReLU(inplace=True),
+            conv(N, N), film(N), nn.ReLU(inplace=True),
+            conv(N, N), film(N),
+        )  # fmt: skip
+        self.h_s = ConditionedSequential(
+            deconv(N, N), film(N), nn.ReLU(inplace=True),
+            deconv(N, N), film(N), nn.ReLU(inplace=True),
+            conv(N, M, stride=1, kernel_size=3), film(M), nn.ReLU(inplace=True),
+        )  # fmt: skip
+        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.gaussian_conditional = GaussianConditional(scale_table())
+
+    def condition(self, lmbda: Tensor) -> Tensor:
+        """Normalised log λ, shape (B, 1), the input of every FiLM layer."""
+        return normalize_log_lmbda(lmbda, self.config.lmbda_min, self.config.lmbda_max)
+
+    def forward(self, x: Tensor, lmbda: Tensor) -> dict:
+        """Training/evaluation pass; ``lmbda`` holds one λ per sample.
+
+        ŷ enters g_s rounded (straight-through gradient) while the rate uses additive noise
+        in training, so the reconstruction seen in training is the one the decoder makes.
+        """
+        t = self.condition(lmbda)
+        y = self.g_a(x, t)
+        z = self.h_a(torch.abs(y), t)
+        z_hat, z_likelihoods = self.entropy_bottleneck(z)
+        scales = self.h_s(z_hat, t)
+        _, y_likelihoods = self.gaussian_conditional(y, scales)
+        y_hat = y + (torch.round(y) - y).detach()
+        x_hat = self.g_s(y_hat, t)
+        return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def aux_loss(self) -> Tensor:
+        """Loss fitting the factorized prior's quantiles (CompressAI convention)."""
+        return self.entropy_bottleneck.loss()
+
+    # --- inference pieces, used by the codec -------------------------------------------
+    def update(self) -> None:
+        """Freeze the factorized prior into integer CDF tables (call after training)."""
+        self.entropy_bottleneck.update(force=True)
+
+    def z_symbols(self, z: Tensor) -> Tensor:
+        """Integer symbols of z: per-channel indexes into the prior's table (clamped to it)."""
+        eb = self.entropy_bottleneck
+        medians = eb._get_medians().reshape(1, -1, 1, 1)
+        s = torch.round(z - medians).to(torch.int64) - eb._offset.reshape(1, -1, 1, 1)
+        upper = (eb._cdf_length - 3).reshape(1, -1, 1, 1).to(torch.int64)
+        return torch.minimum(s.clamp(min=0), upper)
+
+    def z_hat(self, symbols: Tensor) -> Tensor:
+        """ẑ from the symbols of ``z_symbols`` (inverse map, exact on both sides)."""
+        eb = self.entropy_bottleneck
+        medians = eb._get_medians().reshape(1, -1, 1, 1)
+        return (symbols + eb._offset.reshape(1, -1, 1, 1)).to(medians.dtype) + medians
+
+    def z_pmfs(self) -> list[np.ndarray]:
+        """Per-channel probability table of the z symbols, from the integer CDFs."""
+        eb = self.entropy_bottleneck
+        if eb._quantized_cdf.numel() == 0:
+            raise RuntimeError("the prior's tables are missing: call model.update() first")
+        pmfs = []
+        for cdf, length in zip(eb._quantized_cdf.tolist(), eb._cdf_length.tolist()):
+            pmfs.append(np.diff(np.asarray(cdf[: length - 1], dtype=np.float64)))
+        return pmfs
+
+    def scale_indexes(self, z_hat: Tensor, t: Tensor) -> Tensor:
+        """Index into the scale table of each y element, from ẑ (the decoder can do this)."""
+        return self.gaussian_conditional.build_indexes(self.h_s(z_hat, t))
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)

@@ -1,0 +1,72 @@
+"""Model files: the network's config and weights (no optimizer state), and their identity."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from .files import atomic_write
+from .model import ModelConfig, ScaleHyperprior
+
+FORMAT = "yotocodec-model"
+VERSION = 1
+
+
+def model_id(model: ScaleHyperprior) -> bytes:
+    """8-byte identity of a model: SHA-256 over its config and every tensor, in key order."""
+    h = hashlib.sha256(repr(sorted(asdict(model.config).items())).encode())
+    for key, value in sorted(model.state_dict().items()):
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.digest()[:8]
+
+
+def atomic_save(obj, path: str | Path) -> None:
+    """``torch.save`` so that ``path`` is either complete or untouched."""
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def save_model(model: ScaleHyperprior, path: str | Path) -> bytes:
+    """Freeze the entropy tables and write an inference model file; returns its id."""
+    model.update()
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_save(
+        {"format": FORMAT, "version": VERSION, "config": asdict(model.config),
+         "state_dict": state, "model_id": model_id(model).hex()},
+        path,
+    )  # fmt: skip
+    return model_id(model)
+
+
+def load_model(path: str | Path) -> ScaleHyperprior:
+    """Load a model file safely (``weights_only``) and check it against its recorded id."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a damaged file
+        raise ValueError(f"{path} is not a readable yotocodec model file ({e})") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a yotocodec model file")
+    if blob.get("version") != VERSION:
+        raise ValueError(f"{path} has model format version {blob.get('version')}, expected {VERSION}")
+    model = ScaleHyperprior(ModelConfig(**blob["config"]))
+    _prepare_entropy_buffers(model, blob["state_dict"])
+    model.load_state_dict(blob["state_dict"])
+    model.eval()
+    if model_id(model).hex() != blob["model_id"]:
+        raise ValueError(f"{path} is corrupted: its weights do not match its recorded id")
+    return model
+
+
+def _prepare_entropy_buffers(model: ScaleHyperprior, state: dict) -> None:
+    """Resize the (initially empty) CDF buffers so ``load_state_dict`` can fill them."""
+    eb = model.entropy_bottleneck
+    for name in ("_quantized_cdf", "_offset", "_cdf_length"):
+        key = f"entropy_bottleneck.{name}"
+        if key in state:
+            setattr(eb, name, torch.zeros_like(state[key]))
