@@ -55,8 +55,3 @@ def random_image(rng: np.random.Generator, height: int, width: int) -> np.ndarra
     coarse = rng.uniform(0, 255, size=(height // 8 + 2, width // 8 + 2, 3))
     a = np.kron(coarse, np.ones((8, 8, 1)))[:height, :width]
     return np.clip(a + rng.normal(0, 4, a.shape), 0, 255).astype(np.uint8)
-
-
-def psnr(a, b) -> float:
-    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    return 10 * np.log10(255.0**2 / max(np.mean(d**2), 1e-12))

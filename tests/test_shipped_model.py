@@ -7,7 +7,9 @@ from yotocodec import codec
 from yotocodec.bitstream import HEADER_SIZE
 from yotocodec.files import read_image
 
-from conftest import SAMPLE, psnr
+from yotocodec.metrics import psnr
+
+from conftest import SAMPLE
 
 LMBDAS = [1.2e-3, 4e-3, 1.6e-2, 6e-2, 2.6e-1]
 

@@ -21,8 +21,3 @@ def rd_loss(out: dict, x: Tensor, lmbda: Tensor) -> dict[str, Tensor]:
     mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
     loss = (lmbda * 255.0**2 * mse + bpp).mean()
     return {"loss": loss, "bpp": bpp.mean(), "mse": mse.mean()}
-
-
-def psnr(mse: float) -> float:
-    """PSNR in dB of a mean squared error on the [0, 1] scale."""
-    return 10.0 * math.log10(1.0 / max(mse, 1e-12))

@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from .conditioning import LMBDA_MAX, LMBDA_MIN, sample_lmbda
 from .data import CropSampler, list_images
-from .losses import psnr, rd_loss
+from .losses import rd_loss
+from .metrics import mse_to_psnr
 from .model import ModelConfig, ScaleHyperprior
 from .modelfile import atomic_save, save_model
 
@@ -137,7 +138,7 @@ class Trainer:
             px += cfg.batch_size * cfg.crop**2
             bar.update(1)
             bar.set_postfix(loss=f"{m['loss']:.3f}", bpp=f"{m['bpp']:.3f}",
-                            psnr=f"{psnr(m['mse']):.2f}",
+                            psnr=f"{mse_to_psnr(m['mse']):.2f}",
                             mpx_s=f"{px / 1e6 / (time.perf_counter() - t0):.2f}")  # fmt: skip
             if self.step % cfg.ckpt_every == 0 or self.step == until:
                 self.save_checkpoint()

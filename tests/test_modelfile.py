@@ -1,0 +1,32 @@
+"""Model files: safe loading, identity check, clear errors."""
+
+import pytest
+import torch
+
+from yotocodec.modelfile import load_model, model_id, save_model
+
+from conftest import tiny_model
+
+
+def test_saved_model_loads_with_the_same_id(tmp_path):
+    model = tiny_model()
+    mid = save_model(model, tmp_path / "m.pt")
+    assert model_id(load_model(tmp_path / "m.pt")) == mid
+
+
+def test_tampered_weights_are_detected(tmp_path):
+    save_model(tiny_model(), tmp_path / "m.pt")
+    blob = torch.load(tmp_path / "m.pt", weights_only=True)
+    blob["state_dict"]["g_a.0.weight"][0, 0, 0, 0] += 1e-3
+    torch.save(blob, tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="corrupted"):
+        load_model(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize("content, match", [(b"garbage", "not a readable"), (None, "not found")])
+def test_unreadable_model_files_give_clear_errors(tmp_path, content, match):
+    path = tmp_path / "m.pt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        load_model(path)
