@@ -6,7 +6,6 @@ import pytest
 from yotocodec import codec
 from yotocodec.bitstream import HEADER_SIZE
 from yotocodec.files import read_image
-
 from yotocodec.metrics import psnr
 
 from conftest import SAMPLE

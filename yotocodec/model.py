@@ -15,7 +15,7 @@ No file or byte handling here: that is ``entropy.py``, ``bitstream.py`` and ``co
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -147,6 +147,3 @@ class ScaleHyperprior(nn.Module):
         log_scales = torch.log(self.h_s(z_hat, t).clamp(min=SCALE_MIN))
         index = torch.round((log_scales - math.log(SCALE_MIN)) / _LOG_STEP)
         return index.clamp(0, SCALE_LEVELS - 1).to(torch.int64)
-
-    def config_dict(self) -> dict:
-        return asdict(self.config)
