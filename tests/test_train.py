@@ -1,6 +1,13 @@
-"""Training: λ sampling, FiLM initialisation, the loss, checkpoint/resume, export."""
+"""Training: λ sampling, FiLM, checkpoint/resume, SIGTERM, fixed-λ mode, validation, DDP, export."""
 
+import json
 import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -9,8 +16,9 @@ from PIL import Image
 
 from yotocodec import codec
 from yotocodec.conditioning import FiLM, normalize_log_lmbda, sample_lmbda
+from yotocodec.model import ModelConfig, ScaleHyperprior
 from yotocodec.modelfile import load_model
-from yotocodec.train import TrainConfig, Trainer, export_checkpoint, lr_at
+from yotocodec.train import TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
 
 from conftest import random_image
 
@@ -51,32 +59,94 @@ def folder(tmp_path_factory):
     return d
 
 
-def small_config(folder, out, steps):
-    return TrainConfig(data=str(folder), out=str(out), N=8, M=12, steps=steps, batch_size=2,
-                       crop=64, warmup=2, ckpt_every=2, lr=1e-3)  # fmt: skip
+def small_config(folder, out, steps, **changes):
+    base = dict(N=8, M=12, batch_size=2, crop=64, warmup=2, ckpt_every=2, lr=1e-3, workers=0, val_images=0)
+    return TrainConfig(data=str(folder), out=str(out), steps=steps, **(base | changes))
 
 
 def test_training_reduces_the_loss_and_writes_a_usable_model(folder, tmp_path):
     trainer = Trainer(small_config(folder, tmp_path, 30), progress=False)
     first = trainer.train_step()["loss"]
     path = trainer.run()
-    trainer.gen.manual_seed(0)
-    later = np.mean([trainer.train_step()["loss"] for _ in range(3)])
+    trainer.step = 0
+    later = trainer.train_step()["loss"]
     assert later < first
     model = load_model(path)
     image = random_image(np.random.default_rng(1), 64, 64)
     assert codec.decode(codec.encode(image, 0.01, model), model).size == (64, 64)
 
 
-def test_resumed_run_matches_an_uninterrupted_one(folder, tmp_path):
+def test_resumed_run_matches_an_uninterrupted_one_step_for_step(folder, tmp_path):
     straight = Trainer(small_config(folder, tmp_path / "a", 6), progress=False)
-    straight.run()
-    assert Trainer(small_config(folder, tmp_path / "b", 6), progress=False).run(until=4) is None
+    losses = [straight.train_step()["loss"] for _ in range(6)]
+    interrupted = Trainer(small_config(folder, tmp_path / "b", 6, workers=2), progress=False)
+    assert interrupted.run(until=3) is None
     resumed = Trainer(small_config(folder, tmp_path / "b", 6), progress=False)
-    assert resumed.step == 4
-    resumed.run()
+    assert resumed.step == 3
+    assert [resumed.train_step()["loss"] for _ in range(3)] == losses[3:]
     for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_sigterm_stops_after_the_current_step_with_a_checkpoint(folder, tmp_path):
+    trainer = Trainer(small_config(folder, tmp_path, 10**6, ckpt_every=10**6), progress=False)
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    assert trainer.run() is None
+    assert trainer.stopped_by == signal.SIGTERM and 0 < trainer.step < 10**6
+    assert Trainer(small_config(folder, tmp_path, 10**6), progress=False).step == trainer.step
+
+
+def test_fixed_lmbda_mode_trains_a_single_rate_model(folder, tmp_path):
+    path = Trainer(small_config(folder, tmp_path, 4, lmbda_min=0.01, lmbda_max=0.01), progress=False).run()
+    model = load_model(path)
+    image = random_image(np.random.default_rng(1), 64, 64)
+    assert codec.inspect(codec.encode(image, 0.01, model)).lmbda == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="outside"):
+        codec.encode(image, 0.02, model)
+
+
+def test_validation_uses_held_out_images_at_fixed_lmbdas(folder, tmp_path):
+    cfg = small_config(folder, tmp_path, 2, val_images=1, val_crop=64, val_every=2)
+    trainer = Trainer(cfg, progress=False)
+    assert len(trainer.batches.images) == 2 and len(trainer.val_images) == 1
+    trainer.run()
+    rows = [json.loads(line) for line in (tmp_path / "val.jsonl").read_text().splitlines()]
+    assert [r["lmbda"] for r in rows] == pytest.approx(validation_lmbdas(cfg))
+    assert all(r["step"] == 2 and r["bpp"] > 0 and math.isfinite(r["psnr"]) for r in rows)
+
+
+def test_holding_out_more_images_than_there_are_is_refused(folder, tmp_path):
+    with pytest.raises(ValueError, match="hold out"):
+        Trainer(small_config(folder, tmp_path, 2, val_images=3), progress=False)
+
+
+def test_entropy_models_stay_float32_under_bf16_autocast():
+    model = ScaleHyperprior(ModelConfig(N=8, M=12))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(torch.rand(1, 3, 64, 64), torch.tensor([0.01]))
+    assert out["x_hat"].dtype == torch.bfloat16
+    assert all(v.dtype == torch.float32 for v in out["likelihoods"].values())
+
+
+def _ddp_rank(rank: int, port: int, folder, out) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE="2")  # fmt: skip
+    trainer = Trainer(small_config(folder, out, 3, threads=1), progress=False)
+    trainer.run()
+    torch.save(dict(trainer.model.named_parameters()), out / f"rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_ranks_see_different_batches_and_end_with_identical_weights(folder, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.multiprocessing.spawn(_ddp_rank, args=(port, folder, tmp_path), nprocs=2)
+    a, b = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    single = Trainer(small_config(folder, tmp_path / "single", 3), progress=False)
+    single.run()
+    assert not torch.equal(single.model.g_a[0].weight, a["g_a.0.weight"])  # two ranks, twice the data
 
 
 def test_export_of_a_checkpoint_gives_the_same_model(folder, tmp_path):
@@ -93,3 +163,13 @@ def test_resuming_with_another_architecture_is_refused(folder, tmp_path):
     cfg.N = 16
     with pytest.raises(ValueError, match="checkpoint"):
         Trainer(cfg, progress=False)
+
+
+def test_torchrun_trains_two_ranks_from_the_command_line(folder, tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "yotocodec.cli", "train", "--data", str(folder), "--out", str(tmp_path), "--N", "8", "--M", "12",
+           "--steps", "2", "--crop", "64", "--batch-size", "2", "--val-images", "0", "--threads", "1", "--no-bf16"]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("model written") == 1  # rank 0 alone writes and reports
+    assert load_model(tmp_path / "model.pt").config.N == 8

@@ -1,6 +1,7 @@
 """``yoto``: train, encode, decode and inspect from the command line.
 
-Exit codes: 0 success, 1 codec or input error (message on stderr), 2 usage error.
+Exit codes: 0 success, 1 codec or input error (message on stderr), 2 usage error,
+128 + signal number when training was stopped by SIGTERM/SIGINT (checkpoint written).
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from pathlib import Path
 from .conditioning import LMBDA_MAX, LMBDA_MIN
 
 
-def _train(args: argparse.Namespace) -> None:
+def _train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, Trainer
 
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    path = Trainer(cfg).run(until=args.until)
-    print(f"model written to {path}" if path else f"stopped at step {args.until}; checkpoint in {cfg.out}")
+    trainer = Trainer(cfg)
+    path = trainer.run(until=args.until)
+    if trainer.rank == 0:
+        print(f"model written to {path}" if path else f"stopped at step {trainer.step}; checkpoint in {cfg.out}")
+    return 128 + trainer.stopped_by if trainer.stopped_by else 0
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -74,8 +78,9 @@ def _parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train a variable-rate model (checkpoints and resumes in --out)")
     for f in fields(TrainConfig):
-        tr.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default), default=f.default,
-                        help=f"default: {f.default}")  # fmt: skip
+        kind = {"action": argparse.BooleanOptionalAction} if f.type == "bool" else {"type": type(f.default)}
+        tr.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=f.default, help=f"default: {f.default}",
+                        **kind)  # fmt: skip
     tr.add_argument("--until", type=int, help="stop at this step (a resumable chunk of the run)")
     ex = sub.add_parser("export", help="write the inference model file of a training checkpoint")
     ex.add_argument("checkpoint")
@@ -89,14 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     from .bitstream import YotoError
 
     try:
-        handler(args)
+        return handler(args) or 0
     except (YotoError, ValueError, OSError) as e:
         print(f"yoto: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("yoto: interrupted", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

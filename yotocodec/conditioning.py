@@ -18,8 +18,13 @@ LMBDA_MAX = 2.6e-1
 
 
 def normalize_log_lmbda(lmbda: Tensor, lmbda_min: float, lmbda_max: float) -> Tensor:
-    """Map λ ∈ [λ_min, λ_max] log-linearly onto [-1, 1]; returns shape (B, 1)."""
+    """Map λ ∈ [λ_min, λ_max] log-linearly onto [-1, 1]; returns shape (B, 1).
+
+    A fixed-λ model (λ_min = λ_max) gets 0 for its one λ.
+    """
     lo, hi = math.log(lmbda_min), math.log(lmbda_max)
+    if hi == lo:
+        return torch.zeros_like(lmbda).reshape(-1, 1)
     t = (torch.log(lmbda.reshape(-1, 1)) - lo) / (hi - lo)
     return 2.0 * t - 1.0
 

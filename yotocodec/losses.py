@@ -18,6 +18,6 @@ def rd_loss(out: dict, x: Tensor, lmbda: Tensor) -> dict[str, Tensor]:
     """Batch-mean of ``λ_i·255²·MSE_i + bpp_i``; also returns mse and bpp (batch means)."""
     num_pixels = x.shape[2] * x.shape[3]
     bpp = bits_per_pixel(out["likelihoods"], num_pixels)
-    mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
+    mse = (out["x_hat"].float() - x).pow(2).flatten(1).mean(1)
     loss = (lmbda * 255.0**2 * mse + bpp).mean()
     return {"loss": loss, "bpp": bpp.mean(), "mse": mse.mean()}

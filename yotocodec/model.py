@@ -47,6 +47,12 @@ class ModelConfig:
     film_hidden: int = 128
 
 
+def _in_float32(entropy_model: nn.Module, *tensors: Tensor):
+    """Call an entropy model outside autocast: likelihoods need float32 precision."""
+    with torch.autocast(tensors[0].device.type, enabled=False):
+        return entropy_model(*(t.float() for t in tensors))
+
+
 class ScaleHyperprior(nn.Module):
     """Variable-rate (YOTO) scale hyperprior: ``forward(x, λ) -> x̂, likelihoods``."""
 
@@ -94,13 +100,15 @@ class ScaleHyperprior(nn.Module):
 
         ŷ enters g_s rounded (straight-through gradient) while the rate uses additive noise
         in training, so the reconstruction seen in training is the one the decoder makes.
+        Under autocast (bf16 training) the entropy models still run in float32.
         """
         t = self.condition(lmbda)
         y = self.g_a(x, t)
         z = self.h_a(torch.abs(y), t)
-        z_hat, z_likelihoods = self.entropy_bottleneck(z)
+        z_hat, z_likelihoods = _in_float32(self.entropy_bottleneck, z)
         scales = self.h_s(z_hat, t)
-        _, y_likelihoods = self.gaussian_conditional(y, scales)
+        _, y_likelihoods = _in_float32(self.gaussian_conditional, y, scales)
+        y = y.float()
         y_hat = y + (torch.round(y) - y).detach()
         x_hat = self.g_s(y_hat, t)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}

@@ -1,23 +1,42 @@
 """``yoto train``: loss-conditional (YOTO) training of the variable-rate hyperprior.
 
-Each sample draws its own λ log-uniformly from [λ_min, λ_max]; the loss is the batch mean
-of λ·255²·MSE + bpp, plus the factorized prior's auxiliary loss on its own optimizer.
-Checkpoints (weights + optimizer + RNG) are written atomically every ``ckpt_every`` steps
-to ``OUT/checkpoint.pt``; re-running the same command resumes from there.
+Each sample draws its own λ log-uniformly from [λ_min, λ_max]; λ_min = λ_max trains the
+fixed-λ baseline in the same code path. The loss is the batch mean of λ·255²·MSE + bpp,
+plus the factorized prior's auxiliary loss on its own optimizer.
+
+- Step ``s`` draws everything random (crops, flips, λ, quantization noise) from generators
+  seeded with (seed, rank, s), so a run resumed from any checkpoint repeats an
+  uninterrupted one step for step, and worker processes can prepare batches ahead.
+- Under ``torchrun`` the loss is wrapped in DistributedDataParallel (gloo on CPU, NCCL on
+  CUDA); each rank draws its own batches, so the global batch is ``world × batch_size``.
+- On CUDA the transforms run under bf16 autocast (entropy models stay in float32).
+- A checkpoint (weights + optimizers + step) is written atomically every ``ckpt_every``
+  steps, and on SIGTERM/SIGINT after the current step; re-running the command resumes.
+- Every ``val_every`` steps the loss, bpp and PSNR at a few fixed λ on center crops of
+  images held out from the training folder are appended to ``OUT/val.jsonl``.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from .conditioning import LMBDA_MAX, LMBDA_MIN, sample_lmbda
-from .data import CropSampler, list_images
+from .conditioning import LMBDA_MAX, LMBDA_MIN
+from .data import StepBatches, center_crop, list_images, load_images, split_holdout, step_seed
 from .losses import rd_loss
 from .metrics import mse_to_psnr
 from .model import ModelConfig, ScaleHyperprior
@@ -44,7 +63,17 @@ class TrainConfig:
     clip: float = 1.0
     seed: int = 0
     threads: int = 0
+    workers: int = 2
+    device: str = "auto"
+    bf16: bool = True
     ckpt_every: int = 250
+    val_images: int = 8
+    val_every: int = 1000
+    val_crop: int = 256
+
+
+VAL_POINTS = 5
+"""Number of fixed λ (log-spaced over the trained range) reported by validation."""
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -56,22 +85,92 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * ratio
 
 
+def validation_lmbdas(cfg: TrainConfig) -> list[float]:
+    """The λ values validation reports: log-spaced over the range (one for a fixed-λ run)."""
+    if cfg.lmbda_min == cfg.lmbda_max:
+        return [cfg.lmbda_min]
+    return np.geomspace(cfg.lmbda_min, cfg.lmbda_max, VAL_POINTS).tolist()
+
+
+class Objective(nn.Module):
+    """Model and loss in one forward pass, so that DDP sees every gradient (aux included)."""
+
+    def __init__(self, model: ScaleHyperprior, bf16: bool):
+        super().__init__()
+        self.model, self.bf16 = model, bf16
+
+    def forward(self, x: Tensor, lmbda: Tensor) -> dict[str, Tensor]:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            out = self.model(x, lmbda)
+        return rd_loss(out, x, lmbda) | {"aux": self.model.aux_loss()}
+
+
+def _init_distributed(device: str) -> tuple[int, int]:
+    """(rank, world size); joins the process group when started by ``torchrun``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device(name)
+
+
+@contextmanager
+def _stop_requests():
+    """Turns SIGTERM/SIGINT into a flag checked between steps (main thread only)."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {s: signal.signal(s, lambda signum, _: received.append(signum))
+                for s in (signal.SIGTERM, signal.SIGINT)}  # fmt: skip
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _ignore_sigint(_worker_id: int) -> None:
+    """Data workers leave Ctrl-C to the main process, which stops them cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Trainer:
-    """Model, optimizers, data and RNG of one run; ``run()`` trains to ``cfg.steps``."""
+    """Model, optimizers and data of one run (one rank of it); ``run()`` trains."""
 
     def __init__(self, cfg: TrainConfig, progress: bool = True):
-        self.cfg, self.progress = cfg, progress
+        self.cfg = cfg
+        self.device = _pick_device(cfg.device)
+        self.rank, self.world = _init_distributed(self.device.type)
+        self.progress = progress and self.rank == 0
+        self.stopped_by: int | None = None
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
-        self.model = ScaleHyperprior(ModelConfig(cfg.N, cfg.M, cfg.lmbda_min, cfg.lmbda_max))
-        params = {n: p for n, p in self.model.named_parameters() if not n.endswith(".quantiles")}
-        self.opt = torch.optim.Adam(params.values(), lr=cfg.lr)
+        self.model = ScaleHyperprior(ModelConfig(cfg.N, cfg.M, cfg.lmbda_min, cfg.lmbda_max)).to(self.device)
+        self.objective: nn.Module = Objective(self.model, cfg.bf16 and self.device.type == "cuda")
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.objective = DistributedDataParallel(self.objective, device_ids=ids)
+        main = [p for n, p in self.model.named_parameters() if not n.endswith(".quantiles")]
+        self.opt = torch.optim.Adam(main, lr=cfg.lr)
         self.aux_opt = torch.optim.Adam([self.model.entropy_bottleneck.quantiles], lr=cfg.aux_lr)
-        self.gen = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
         self.out = Path(cfg.out)
-        self.sampler = CropSampler(list_images(cfg.data), cfg.crop, progress)
+        train_files, val_files = split_holdout(list_images(cfg.data), cfg.val_images)
+        images = load_images(train_files, cfg.crop, self.progress)
+        self.batches = StepBatches(images, cfg.crop, cfg.batch_size, (cfg.lmbda_min, cfg.lmbda_max),
+                                   cfg.seed, self.rank)  # fmt: skip
+        self.val_images = [center_crop(im, cfg.val_crop) for im in load_images(val_files, cfg.val_crop, False)]
         self._resume()
 
     @property
@@ -89,64 +188,107 @@ class Trainer:
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["opt"])
         self.aux_opt.load_state_dict(ck["aux_opt"])
-        self.gen.set_state(ck["gen"])
-        torch.set_rng_state(ck["torch_rng"])
         self.step = ck["step"]
 
     def save_checkpoint(self) -> None:
-        atomic_save(
-            {"model": self.model.state_dict(), "opt": self.opt.state_dict(),
-             "aux_opt": self.aux_opt.state_dict(), "gen": self.gen.get_state(),
-             "torch_rng": torch.get_rng_state(), "step": self.step, "config": asdict(self.cfg)},
-            self.checkpoint_path,
-        )  # fmt: skip
+        if self.rank == 0:
+            atomic_save(
+                {"model": self.model.state_dict(), "opt": self.opt.state_dict(),
+                 "aux_opt": self.aux_opt.state_dict(), "step": self.step, "config": asdict(self.cfg)},
+                self.checkpoint_path,
+            )  # fmt: skip
 
-    def train_step(self) -> dict[str, float]:
-        """One optimizer step on a fresh batch, each sample with its own λ."""
+    def train_step(self, batch: tuple[Tensor, Tensor] | None = None) -> dict[str, float]:
+        """One optimizer step on step ``self.step``'s batch (made here unless given)."""
         cfg = self.cfg
-        x = self.sampler.batch(cfg.batch_size, self.gen)
-        lmbda = sample_lmbda(cfg.batch_size, cfg.lmbda_min, cfg.lmbda_max, self.gen)
+        crops, lmbda = self.batches[self.step] if batch is None else batch
+        x = crops.to(self.device, non_blocking=True).float().div_(255.0)
+        lmbda = lmbda.to(self.device, non_blocking=True)
+        torch.manual_seed(step_seed(cfg.seed, self.rank, self.step, 1))  # quantization noise
         for group in self.opt.param_groups:
             group["lr"] = lr_at(self.step, cfg)
         self.model.train()
-        terms = rd_loss(self.model(x, lmbda), x, lmbda)
+        terms = self.objective(x, lmbda)
         self.opt.zero_grad(set_to_none=True)
-        if torch.isfinite(terms["loss"]):
-            terms["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], cfg.clip)
-            self.opt.step()
-        aux = self.model.aux_loss()
         self.aux_opt.zero_grad(set_to_none=True)
-        aux.backward()
+        (terms["loss"] + terms["aux"]).backward()  # the aux loss only reaches the quantiles
+        norm = torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], cfg.clip)
+        if torch.isfinite(norm):  # gradients are all-reduced: every rank decides alike
+            self.opt.step()
         self.aux_opt.step()
         self.step += 1
-        return {k: float(v.detach()) for k, v in terms.items()} | {"aux": float(aux.detach())}
+        return {k: float(v.detach()) for k, v in terms.items()}
+
+    @torch.no_grad()
+    def validate(self) -> list[dict[str, float]]:
+        """Loss, bpp and PSNR (rounded latents) on the held-out crops at the validation λs."""
+        rows = []
+        self.model.eval()
+        for lm in validation_lmbdas(self.cfg):
+            sums = np.zeros(3)
+            for im in self.val_images:
+                x = im[None].to(self.device).float().div_(255.0)
+                lmbda = torch.tensor([lm], device=self.device)
+                terms = rd_loss(self.model(x, lmbda), x, lmbda)
+                sums += [float(terms[k]) for k in ("loss", "bpp", "mse")]
+            loss, bpp, mse = sums / max(1, len(self.val_images))
+            rows.append({"step": self.step, "lmbda": lm, "loss": loss, "bpp": bpp, "psnr": mse_to_psnr(mse)})
+        self.model.train()
+        return rows
+
+    def _log_validation(self, bar: tqdm) -> None:
+        rows = self.validate()
+        with open(self.out / "val.jsonl", "a") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+        bar.write(f"val @{self.step}: " + "  ".join(f"λ={r['lmbda']:.3g} {r['bpp']:.3f} bpp "
+                                                    f"{r['psnr']:.2f} dB" for r in rows))  # fmt: skip
+
+    def _any_rank(self, flag: bool) -> bool:
+        if self.world == 1:
+            return flag
+        t = torch.tensor([int(flag)], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
 
     def run(self, until: int | None = None) -> Path | None:
         """Train to step ``until`` (default ``cfg.steps``), checkpointing on the way.
 
-        On reaching ``cfg.steps``, writes and returns the model file ``OUT/model.pt``;
-        stopping earlier (a chunk of a longer run) leaves a checkpoint and returns None.
+        On reaching ``cfg.steps``, writes and returns the model file ``OUT/model.pt``.
+        Stopping earlier (a chunk of a longer run, or SIGTERM/SIGINT, recorded in
+        ``stopped_by``) leaves a checkpoint and returns None.
         """
         cfg = self.cfg
         until = min(until or cfg.steps, cfg.steps)
+        self.out.mkdir(parents=True, exist_ok=True)
+        loader = torch.utils.data.DataLoader(
+            self.batches, batch_size=None, sampler=range(self.step, until), num_workers=cfg.workers,
+            pin_memory=self.device.type == "cuda", worker_init_fn=_ignore_sigint)  # fmt: skip
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc="train",
                    unit="step", dynamic_ncols=True)  # fmt: skip
         t0, px = time.perf_counter(), 0
-        while self.step < until:
-            m = self.train_step()
-            px += cfg.batch_size * cfg.crop**2
-            bar.update(1)
-            bar.set_postfix(loss=f"{m['loss']:.3f}", bpp=f"{m['bpp']:.3f}",
-                            psnr=f"{mse_to_psnr(m['mse']):.2f}",
-                            mpx_s=f"{px / 1e6 / (time.perf_counter() - t0):.2f}")  # fmt: skip
-            if self.step % cfg.ckpt_every == 0 or self.step == until:
-                self.save_checkpoint()
+        with _stop_requests() as signals:
+            for batch in loader:
+                m = self.train_step(batch)
+                px += self.world * cfg.batch_size * cfg.crop**2
+                bar.update(1)
+                bar.set_postfix(loss=f"{m['loss']:.3f}", bpp=f"{m['bpp']:.3f}", psnr=f"{mse_to_psnr(m['mse']):.2f}",
+                                px_s=f"{px / (time.perf_counter() - t0):.3g}")  # fmt: skip
+                stop = self._any_rank(bool(signals))
+                if self.step % cfg.ckpt_every == 0 or self.step == until or stop:
+                    self.save_checkpoint()
+                if self.rank == 0 and self.val_images and cfg.val_every and self.step % cfg.val_every == 0:
+                    self._log_validation(bar)
+                if stop:
+                    self.stopped_by = signals[0] if signals else signal.SIGTERM
+                    break
         bar.close()
         if self.step < cfg.steps:
             return None
         path = self.out / "model.pt"
-        save_model(self.model, path)
+        if self.rank == 0:
+            save_model(self.model, path)
+        if self.world > 1:
+            dist.barrier()
         return path
 
 
