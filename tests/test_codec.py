@@ -1,11 +1,13 @@
-"""encode/decode with a tiny model: exact round trip, any size, λ from the bytes, clear errors."""
+"""encode/decode with a tiny model: exact round trip, any size, λ from the bytes, clear errors;
+the folded/sub-pixel inference transforms equal the conditioned ones."""
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import yotocodec
-from yotocodec import codec
+from yotocodec import codec, inference
 from yotocodec.bitstream import BitstreamError, parse
 
 from conftest import random_image, tiny_model
@@ -76,3 +78,23 @@ def test_package_top_level_exposes_the_api(tiny, rng):
     assert isinstance(data, bytes)
     assert isinstance(yotocodec.decode(data, model=tiny), Image.Image)
     assert yotocodec.inspect(data).width == 24
+
+
+def test_subpixel_convolution_equals_the_transposed_one():
+    deconv = torch.nn.ConvTranspose2d(6, 5, 5, stride=2, padding=2, output_padding=1)  # CompressAI's deconv
+    x = torch.randn(2, 6, 7, 9)
+    fast = inference.subpixel(deconv.weight.detach(), deconv.bias.detach(), 2, 2)
+    assert torch.allclose(fast(x), deconv(x), atol=1e-5)
+
+
+def test_folded_transforms_equal_the_film_conditioned_ones(tiny):
+    t = tiny.condition(torch.tensor([0.02]))
+    tf = inference.transforms(tiny, t)
+    x = torch.rand(1, 3, 64, 128)
+    with torch.no_grad():
+        y = tiny.g_a(x, t)
+        assert torch.allclose(tf.g_a(x), y, atol=1e-4)
+        assert torch.allclose(tf.g_s(y), tiny.g_s(y, t), atol=1e-4)
+        z = tiny.h_a(y.abs(), t)
+        assert torch.allclose(tf.h_a(y.abs()), z, atol=1e-4)
+        assert torch.allclose(tf.h_s(z), tiny.h_s(z, t), atol=1e-4)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import entropy
+from . import entropy, inference
 from .bitstream import BitstreamError, pack, parse
 from .files import as_rgb
 from .losses import bits_per_pixel
@@ -105,10 +105,10 @@ def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior
     l32 = _checked_lmbda(lmbda, model)
     x = _to_tensor(image)
     height, width = x.shape[2:]
-    t = model.condition(torch.tensor([l32]))
-    y = model.g_a(_pad(x, model.downsampling_factor), t)
-    z_symbols = model.z_symbols(model.h_a(torch.abs(y), t))
-    indexes = model.scale_indexes(model.z_hat(z_symbols), t)
+    tf = inference.transforms(model, model.condition(torch.tensor([l32])))
+    y = tf.g_a(_pad(x, model.downsampling_factor))
+    z_symbols = model.z_symbols(tf.h_a(torch.abs(y)))
+    indexes = model.scale_indexes(tf.h_s(model.z_hat(z_symbols)))
     y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
     y_range = max(1, int(np.abs(y_symbols).max()))
     z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())
@@ -131,30 +131,35 @@ def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
         raise BitstreamError(f"invalid .yoto header: {e}") from None
     f = model.downsampling_factor
     zh, zw = -(-h.height // f), -(-h.width // f)
-    t = model.condition(torch.tensor([l32]))
+    tf = inference.transforms(model, model.condition(torch.tensor([l32])))
     try:
         z_symbols = entropy.decode_categorical(bs.z_stream, model.z_pmfs(), zh * zw)
         z_hat = model.z_hat(torch.from_numpy(z_symbols).to(torch.int64).reshape(1, -1, zh, zw))
-        indexes = model.scale_indexes(z_hat, t)
+        indexes = model.scale_indexes(tf.h_s(z_hat))
         y_symbols = entropy.decode_gaussian(bs.y_stream, _stds(model, indexes), h.y_range)
     except (ValueError, RuntimeError, AssertionError) as e:
         raise BitstreamError(f"corrupted .yoto payload: entropy decoding failed ({e})") from None
     y_hat = torch.from_numpy(y_symbols).float().reshape(indexes.shape)
-    x_hat = model.g_s(y_hat, t)[:, :, : h.height, : h.width]
+    x_hat = tf.g_s(y_hat)[:, :, : h.height, : h.width]
     return _to_image(x_hat)
 
 
 @torch.inference_mode()
 def reference(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None):
-    """The model's own view of an image: its reconstruction from round(y) and estimated bits.
+    """The model's own view of an image: its reconstruction from the encoder's round(y), and
+    the bits its entropy models estimate.
 
     Returns ``(image, bits)``; ``bits`` is −Σlog₂ of the likelihoods of the padded latents.
+    The synthesis here is the FiLM-conditioned g_s, not the folded one ``decode`` runs.
     """
     model = model or load()
     l32 = _checked_lmbda(lmbda, model)
     x = _to_tensor(image)
     height, width = x.shape[2:]
-    xp = _pad(x, model.downsampling_factor)
-    out = model(xp, torch.tensor([l32]))
-    bits = float(bits_per_pixel(out["likelihoods"], 1)[0])
-    return _to_image(out["x_hat"][:, :, :height, :width]), bits
+    t = model.condition(torch.tensor([l32]))
+    tf = inference.transforms(model, t)
+    y = tf.g_a(_pad(x, model.downsampling_factor))
+    z_hat, z_likelihoods = model.entropy_bottleneck(tf.h_a(torch.abs(y)), training=False)
+    _, y_likelihoods = model.gaussian_conditional(y, model.h_s(z_hat, t), training=False)
+    bits = float(bits_per_pixel({"y": y_likelihoods, "z": z_likelihoods}, 1)[0])
+    return _to_image(model.g_s(torch.round(y), t)[:, :, :height, :width]), bits
