@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kodak_rd import ROOT, average, bd_rate, plot, yoto_point
-from yotocodec import codec
+from rd import ROOT, PointCache, bd_rate, curve, plot, yotocodec_codec
 from yotocodec.conditioning import LMBDA_MAX, LMBDA_MIN
 from yotocodec.data import list_images
 from yotocodec.files import read_image
@@ -54,10 +53,11 @@ def train(cfg: TrainConfig) -> tuple[Path, float]:
     return path, time.perf_counter() - t0
 
 
-def evaluate(model_path: Path, lmbdas: list[float], images: list) -> list[dict]:
-    model = codec.load(model_path)
-    per_image = [[yoto_point(im, lm, model) for lm in lmbdas] for im in tqdm(images, desc=model_path.parent.name)]
-    return [{"lmbda": lm} | p for lm, p in zip(lmbdas, average(per_image))]
+def evaluate(model_path: Path, lmbdas: list[float], images: dict, cache: PointCache) -> list[dict]:
+    """Kodak RD points of one model (real bitstreams), cached for resumption."""
+    c = yotocodec_codec(str(model_path))
+    c.key, c.params = model_path.parent.name, lmbdas
+    return [{"lmbda": p.pop("param")} | p for p in curve(c, images, cache)]
 
 
 def markdown(result: dict) -> str:
@@ -95,12 +95,14 @@ def main() -> None:
                        threads=args.threads, workers=0, val_every=max(1, args.steps // 4))  # fmt: skip
     runs = run_configs(base, args.fixed)
     models = {name: train(cfg) for name, cfg in runs.items()}
-    images = [read_image(f) for f in list_images(args.kodak)]
+    images = {f.name: read_image(f) for f in list_images(args.kodak)}
+    cache = PointCache(Path(args.runs) / "points.jsonl")
     yoto_lmbdas = np.geomspace(LMBDA_MIN, LMBDA_MAX, args.points).round(6).tolist()
     curves = {}
     for name, (path, _) in models.items():
         cfg = runs[name]
-        curves[name] = evaluate(path, yoto_lmbdas if cfg.lmbda_min < cfg.lmbda_max else [cfg.lmbda_min], images)
+        lmbdas = yoto_lmbdas if cfg.lmbda_min < cfg.lmbda_max else [cfg.lmbda_min]
+        curves[name] = evaluate(path, lmbdas, images, cache)
     fixed = sorted((pt for n, c in curves.items() if n.startswith("fixed-") for pt in c), key=lambda q: q["lmbda"])
     shown = {"fixed-λ models": fixed, "YOTO": curves["yoto"], f"YOTO ×{WIDTH_FACTOR} wide": curves["yoto-wide"]}
     result = {"scale": asdict(base) | {"out": None}, "images": len(images), "curves": curves,
@@ -110,7 +112,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "yoto_vs_fixed.json").write_text(json.dumps(result, indent=1))
     (out / "yoto_vs_fixed.md").write_text(markdown(result) + "\n")
-    plot(shown, out / "yoto_vs_fixed.png")
+    plot(shown, out / "yoto_vs_fixed.png", f"YOTO vs fixed-λ models, Kodak ({len(images)} images)")
     print(markdown(result))
 
 
