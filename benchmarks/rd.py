@@ -179,8 +179,9 @@ def references() -> dict[str, list[dict]]:
     return out
 
 
-def msssim_db(v: float) -> float:
-    return -10 * math.log10(1 - v)
+def quality(point: dict, metric: str) -> float:
+    """A point's PSNR, or its MS-SSIM in dB (−10·log10(1 − MS-SSIM)), for BD-rates and plots."""
+    return point["psnr"] if metric == "psnr" else -10 * math.log10(1 - point["ms_ssim"])
 
 
 def psnr_at(points: list[dict], bpp: float) -> float:
@@ -201,8 +202,7 @@ def bd_rate(anchor: list[dict], test: list[dict], metric: str = "psnr") -> float
 
     import bjontegaard
 
-    q = (lambda p: p["psnr"]) if metric == "psnr" else (lambda p: msssim_db(p["ms_ssim"]))
-    r, d = (lambda c: [p["bpp"] for p in c]), (lambda c: [q(p) for p in c])
+    r, d = (lambda c: [p["bpp"] for p in c]), (lambda c: [quality(p, metric) for p in c])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -218,12 +218,11 @@ def plot(curves: dict[str, list[dict]], path: Path, title: str, metric: str = "p
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    q = (lambda p: p["psnr"]) if metric == "psnr" else (lambda p: msssim_db(p["ms_ssim"]))
     refs = {json.loads(p.read_text())["name"] for p in REFERENCES}
     fig, ax = plt.subplots(figsize=(7, 5))
     for name, points in curves.items():
         style = "o-" if name == "yotocodec" else ".--" if name in refs else ".-"
-        ax.plot([p["bpp"] for p in points], [q(p) for p in points], style, ms=4, label=name,
+        ax.plot([p["bpp"] for p in points], [quality(p, metric) for p in points], style, ms=4, label=name,
                 lw=2.2 if name == "yotocodec" else 1.2)  # fmt: skip
     ylabel = "PSNR RGB (dB)" if metric == "psnr" else "MS-SSIM RGB (dB)"
     ax.set(xlabel="bits per pixel", ylabel=ylabel, title=title, xlim=(0, 2.2))

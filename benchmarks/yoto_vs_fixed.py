@@ -55,8 +55,7 @@ def train(cfg: TrainConfig) -> tuple[Path, float]:
 
 def evaluate(model_path: Path, lmbdas: list[float], images: dict, cache: PointCache) -> list[dict]:
     """Kodak RD points of one model (real bitstreams), cached for resumption."""
-    c = yotocodec_codec(str(model_path))
-    c.key, c.params = model_path.parent.name, lmbdas
+    c = replace(yotocodec_codec(str(model_path)), key=model_path.parent.name, params=lmbdas)
     return [{"lmbda": p.pop("param")} | p for p in curve(c, images, cache)]
 
 

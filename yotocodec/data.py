@@ -72,9 +72,6 @@ class StepBatches(torch.utils.data.Dataset):
         self.images, self.crop, self.batch_size = images, crop, batch_size
         self.lmbda_range, self.seed, self.rank = lmbda_range, seed, rank
 
-    def __len__(self) -> int:
-        return 2**62
-
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         g = torch.Generator().manual_seed(step_seed(self.seed, self.rank, step))
         return self._crops(g), sample_lmbda(self.batch_size, *self.lmbda_range, g)

@@ -87,4 +87,3 @@ def fold(seq: ConditionedSequential, t: Tensor) -> nn.Sequential:
 def transforms(model, t: Tensor) -> Transforms:
     """The model's four transforms at one conditioning value ``t`` (normalised log λ, (1, 1))."""
     return Transforms(*(fold(getattr(model, name), t) for name in ("g_a", "h_a", "h_s", "g_s")))
-
