@@ -9,51 +9,39 @@ re-encodes the PNGs will fail verification (the pixels may still be right: compa
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
-import urllib.request
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+import _fetch
+
 BASE_URL = "https://r0k.us/graphics/kodak/kodak/"
 
 
 def checksums() -> dict[str, str]:
-    lines = (HERE / "kodak.sha256").read_text().split("\n")
+    lines = (_fetch.HERE / "kodak.sha256").read_text().split("\n")
     return {name: digest for digest, name in (line.split() for line in lines if line.strip())}
 
 
-def verify(folder: Path) -> list[str]:
-    """Names of missing or mismatching files (empty: all 24 verified)."""
-    bad = []
-    for name, digest in checksums().items():
-        f = folder / name
-        if not f.is_file() or hashlib.sha256(f.read_bytes()).hexdigest() != digest:
-            bad.append(name)
-    return bad
+class Kodak(_fetch.Dataset):
+    """Kodak is 24 separate files checked by SHA-256, not a zip."""
+
+    def fetch(self, dest: Path) -> None:
+        for name in checksums():
+            if not (dest / name).is_file():
+                _fetch.download(BASE_URL + name, dest / name)
+
+    def check(self, folder: Path) -> list[str]:
+        """One problem naming the missing or mismatching files (empty: all 24 verified)."""
+        def ok(name: str, digest: str) -> bool:
+            f = folder / name
+            return f.is_file() and hashlib.sha256(f.read_bytes()).hexdigest() == digest
+
+        bad = [name for name, digest in checksums().items() if not ok(name, digest)]
+        return [f"{len(bad)} bad: {', '.join(bad)}"] if bad else []
 
 
-def download(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(checksums(), 1):
-        if not (folder / name).is_file():
-            print(f"[{i}/24] {name}", flush=True)
-            urllib.request.urlretrieve(BASE_URL + name, folder / name)
-
-
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("dest", nargs="?", default=str(HERE / "kodak"))
-    p.add_argument("--verify", action="store_true", help="only verify DEST, download nothing")
-    args = p.parse_args()
-    dest = Path(args.dest)
-    if not args.verify:
-        download(dest)
-    bad = verify(dest)
-    print(f"{dest}: " + ("all 24 Kodak images verified" if not bad else f"{len(bad)} bad: {', '.join(bad)}"))
-    return 1 if bad else 0
-
+KODAK = Kodak("all 24 Kodak images", _fetch.HERE / "kodak")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_fetch.main(__doc__, {"kodak": KODAK}))

@@ -89,7 +89,7 @@ def test_subpixel_convolution_equals_the_transposed_one():
 
 def test_folded_transforms_equal_the_film_conditioned_ones(tiny):
     t = tiny.condition(torch.tensor([0.02]))
-    tf = inference.transforms(tiny, t)
+    tf = inference.Transforms(tiny, t)
     x = torch.rand(1, 3, 64, 128)
     with torch.no_grad():
         y = tiny.g_a(x, t)

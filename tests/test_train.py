@@ -43,6 +43,17 @@ def test_film_starts_as_the_identity():
     assert torch.equal(f(x, torch.tensor([[0.3], [-0.9]])), x)
 
 
+@pytest.mark.parametrize("batch_of_conditions", [2, 1])
+def test_film_gradients_are_correct_for_features_and_lmbda(batch_of_conditions):
+    torch.manual_seed(0)
+    film = FiLM(4, hidden=8).double()
+    torch.nn.init.normal_(film.mlp[2].weight)
+    x = torch.randn(2, 4, 3, 5, dtype=torch.float64, requires_grad=True)
+    t = torch.randn(batch_of_conditions, 1, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x: film(x, t), (x,))
+    assert torch.autograd.gradcheck(lambda t: film(x.detach(), t), (t.requires_grad_(),))
+
+
 def test_lr_warms_up_then_decays():
     cfg = TrainConfig(lr=1e-3, warmup=10, steps=100, final_lr_ratio=0.1)
     lrs = [lr_at(s, cfg) for s in range(100)]

@@ -110,7 +110,7 @@ def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior
     l32 = _checked_lmbda(lmbda, model)
     x = _to_tensor(image)
     height, width = x.shape[2:]
-    tf = inference.transforms(model, _condition(model, l32))
+    tf = inference.Transforms(model, _condition(model, l32))
     y = tf.g_a(_pad(x, model.downsampling_factor))
     z_symbols = model.z_symbols(tf.h_a(torch.abs(y)))
     indexes = model.scale_indexes(tf.h_s(model.z_hat(z_symbols)))
@@ -136,7 +136,7 @@ def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
         raise BitstreamError(f"invalid .yoto header: {e}") from None
     f = model.downsampling_factor
     zh, zw = -(-h.height // f), -(-h.width // f)
-    tf = inference.transforms(model, _condition(model, l32))
+    tf = inference.Transforms(model, _condition(model, l32))
     try:
         z_symbols = entropy.decode_categorical(bs.z_stream, model.z_pmfs(), zh * zw)
         z_hat = model.z_hat(torch.from_numpy(z_symbols).to(torch.int64).reshape(1, -1, zh, zw))
@@ -162,7 +162,7 @@ def reference(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperpr
     x = _to_tensor(image)
     height, width = x.shape[2:]
     t = _condition(model, l32)
-    tf = inference.transforms(model, t)
+    tf = inference.Transforms(model, t)
     y = tf.g_a(_pad(x, model.downsampling_factor))
     z_hat, z_likelihoods = model.entropy_bottleneck(tf.h_a(torch.abs(y)), training=False)
     _, y_likelihoods = model.gaussian_conditional(y, model.h_s(z_hat, t), training=False)

@@ -1,0 +1,116 @@
+"""Shared parts of the data/download_*.py scripts: CLI, download, zip extraction, checks."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+
+
+def download(url: str, target: Path) -> None:
+    """Fetch url into target (via target.part), with a progress line; exit with advice on failure."""
+    part = target.with_name(target.name + ".part")
+
+    def progress(blocks: int, block_size: int, total: int) -> None:
+        done = blocks * block_size if total <= 0 else min(blocks * block_size, total)
+        of = f" / {total / 1e6:.1f}" if total > 0 else ""
+        print(f"\r{target.name}: {done / 1e6:.1f}{of} MB", end="", flush=True)
+
+    try:
+        urllib.request.urlretrieve(url, part, progress)
+    except OSError as e:  # URLError, HTTPError and ContentTooShortError are OSErrors
+        part.unlink(missing_ok=True)
+        raise SystemExit(
+            f"\ndownload failed: {url}: {e}\nDownload it yourself (browser, curl), put the images "
+            f"flat in {target.parent} and run: python {sys.argv[0]} --verify {target.parent}"
+        ) from e
+    print()
+    part.replace(target)
+
+
+def extract(archive: Path, dest: Path, pattern: str) -> list[Path]:
+    """Extract the zip members whose path matches pattern (fnmatch), flat into dest."""
+    out = []
+    try:
+        with zipfile.ZipFile(archive) as z:
+            for info in z.infolist():
+                name = Path(info.filename).name
+                if info.is_dir() or name.startswith(".") or not fnmatchcase(info.filename, pattern):
+                    continue
+                with z.open(info) as src, open(dest / name, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                out.append(dest / name)
+    except zipfile.BadZipFile as e:
+        raise SystemExit(f"{archive} is not a zip archive (a web page instead?): {e}") from e
+    return out
+
+
+def check_images(folder: Path, count: int, size: tuple[int, int] | None = None) -> list[str]:
+    """Problems with folder/*.png: count, decoding, RGB mode, size (empty: all good)."""
+    files = sorted(folder.glob("*.png"))
+    problems = [] if len(files) == count else [f"{len(files)} PNG images, expected {count}"]
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im.load()
+                mode, got = im.mode, im.size
+        except (OSError, SyntaxError, ValueError) as e:  # what Pillow raises for broken files
+            problems.append(f"{f.name} does not decode ({e})")
+            continue
+        if mode != "RGB":
+            problems.append(f"{f.name} is {mode}, not RGB")
+        if size and got != size:
+            problems.append(f"{f.name} is {got[0]}x{got[1]}, not {size[0]}x{size[1]}")
+    return problems
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A test set shipped as one zip at url: count PNGs whose path matches pattern, all RGB (and size)."""
+
+    what: str
+    dest: Path
+    url: str = ""
+    pattern: str = "*.png"
+    count: int = 0
+    size: tuple[int, int] | None = None
+
+    def fetch(self, dest: Path) -> None:
+        archive = dest / ".download.zip"
+        if not archive.is_file():
+            download(self.url, archive)
+        n = len(extract(archive, dest, self.pattern))
+        print(f"extracted {n} images into {dest}" + ("" if n == self.count else f"; kept {archive}"))
+        if n == self.count:
+            archive.unlink()
+
+    def check(self, folder: Path) -> list[str]:
+        return check_images(folder, self.count, self.size)
+
+
+def main(doc: str, sets: dict[str, Dataset], argv: list[str] | None = None) -> int:
+    """CLI `[DEST] [--verify] [--set NAME]`: fetch unless --verify, check, print one line; exit status."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dest", nargs="?", type=Path, help="destination folder (default: see above)")
+    p.add_argument("--verify", action="store_true", help="only verify DEST (offline), download nothing")
+    names = list(sets)
+    if len(names) > 1:
+        p.add_argument("--set", choices=names, default=names[0], help="which set (default: %(default)s)")
+    args = p.parse_args(argv)
+    ds = sets[getattr(args, "set", names[0])]
+    dest = args.dest or ds.dest
+    if not args.verify:
+        dest.mkdir(parents=True, exist_ok=True)
+        ds.fetch(dest)
+    problems = ds.check(dest) if dest.is_dir() else ["no such folder"]
+    print(f"{dest}: " + (f"{ds.what} verified" if not problems else "FAILED: " + "; ".join(problems)))
+    return 1 if problems else 0

@@ -1,0 +1,23 @@
+"""Fetch the CLIC 2020 validation set: professional (41 PNGs, the usual "CLIC") or mobile (61).
+
+    python data/download_clic.py [DEST]                        # professional, default DEST data/clic
+    python data/download_clic.py --set mobile [DEST]           # mobile, default DEST data/clic_mobile
+    python data/download_clic.py [--set mobile] --verify DIR   # only check a folder (offline)
+
+No official checksums exist: --verify checks the image count, decoding and RGB mode.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import _fetch
+
+URL = "https://data.vision.ee.ethz.ch/cvl/clic/{}_valid_2020.zip"  # each zip holds valid/*.png
+SETS = {
+    name: _fetch.Dataset(f"{n} CLIC {name} images", _fetch.HERE / folder, URL.format(name), count=n)
+    for name, folder, n in [("professional", "clic", 41), ("mobile", "clic_mobile", 61)]
+}
+
+if __name__ == "__main__":
+    sys.exit(_fetch.main(__doc__, SETS))
