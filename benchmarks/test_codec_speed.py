@@ -156,16 +156,17 @@ def test_entropy_coding(benchmark, image, model, op):
         tf = inference.Transforms(model, model.condition(torch.tensor([LMBDA])))
         y = tf.g_a(codec._pad(_tensor(image), 64))
         z_symbols = model.z_symbols(tf.h_a(torch.abs(y)))
-        stds = codec._stds(model, model.scale_indexes(tf.h_s(model.z_hat(z_symbols))))
+        indexes = model.scale_indexes(tf.h_s(model.z_hat(z_symbols))).flatten().numpy()
     y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
     z_rows, pmfs, y_range = z_symbols[0].flatten(1).numpy(), model.z_pmfs(), int(np.abs(y_symbols).max())
+    scales = codec._scales(model)
 
     def encode():
-        return entropy.encode_categorical(z_rows, pmfs), entropy.encode_gaussian(y_symbols, stds, y_range)
+        return entropy.encode_categorical(z_rows, pmfs), entropy.encode_gaussian(y_symbols, indexes, scales, y_range)
 
     def decode(streams):
         entropy.decode_categorical(streams[0], pmfs, z_rows.shape[1])
-        entropy.decode_gaussian(streams[1], stds, y_range)
+        entropy.decode_gaussian(streams[1], indexes, scales, y_range)
 
     if op == "encode":
         benchmark.pedantic(encode, **ROUNDS)

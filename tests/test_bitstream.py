@@ -45,10 +45,11 @@ def test_every_single_bit_flip_is_detected():
             parse(bytes(flipped))
 
 
-def test_future_format_version_is_refused_by_name():
+@pytest.mark.parametrize("version", [1, 3])
+def test_other_format_versions_are_refused_by_name(version):
     data = bytearray(sample())
-    data[4] = 2
-    with pytest.raises(BitstreamError, match="version 2"):
+    data[4] = version
+    with pytest.raises(BitstreamError, match=f"version {version}"):
         parse(bytes(data))
 
 

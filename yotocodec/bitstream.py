@@ -1,10 +1,10 @@
 """The ``.yoto`` container: pure bytes, no torch. Every parse failure raises ``BitstreamError``.
 
-Layout, format version 1 (all integers little-endian)::
+Layout, format version 2 (all integers little-endian)::
 
     offset size  field
     0      4     magic  b"YOTO"
-    4      1     format version (1)
+    4      1     format version (2)
     5      1     flags (0; reserved)
     6      8     model id: first 8 bytes of SHA-256 over the model's config and weights
     14     4     λ, IEEE-754 float32 (the decoder conditions every layer on exactly this)
@@ -16,9 +16,12 @@ Layout, format version 1 (all integers little-endian)::
     36     4     CRC-32 of bytes [0, 36) and of the payload
     40     ...   payload: z stream, then y stream (constriction range-coder words, uint32 LE)
 
-The z stream codes ẑ channel by channel with the model's integer CDF tables; the y stream
-codes ŷ with quantized Gaussians N(0, σ) whose σ come from a fixed scale table indexed by
-h_s(ẑ; λ). Nothing but the header and these two streams is stored.
+The z stream codes ẑ channel by channel with the model's integer CDF tables. The y stream
+codes ŷ with Gaussians N(0, σ²) quantized to the integers in [-R, R], tails folded into
+the end bins, whose σ come from a fixed scale table indexed by h_s(ẑ; λ); the elements
+are coded grouped by scale index (ascending; raster order of (C, H, W) within a group),
+one categorical model per group (version 1 coded them in raster order, one model each).
+Nothing but the header and these two streams is stored.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import zlib
 from dataclasses import dataclass
 
 MAGIC = b"YOTO"
-VERSION = 1
+VERSION = 2
 _HEADER = struct.Struct("<4sBB8sfIIHII")
 _CRC = struct.Struct("<I")
 HEADER_SIZE = _HEADER.size + _CRC.size

@@ -98,9 +98,9 @@ def _condition(model: ScaleHyperprior, l32: float) -> torch.Tensor:
 
 
 # --- the codec -------------------------------------------------------------------------
-def _stds(model: ScaleHyperprior, indexes: torch.Tensor) -> np.ndarray:
-    table = model.gaussian_conditional.scale_table.numpy().astype(np.float64)
-    return table[indexes.flatten().numpy()]
+def _scales(model: ScaleHyperprior) -> np.ndarray:
+    """The scale table (float64) that the y stream's scale indexes point into."""
+    return model.gaussian_conditional.scale_table.numpy().astype(np.float64)
 
 
 @torch.inference_mode()
@@ -117,7 +117,7 @@ def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior
     y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
     y_range = max(1, int(np.abs(y_symbols).max()))
     z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())
-    y_stream = entropy.encode_gaussian(y_symbols, _stds(model, indexes), y_range)
+    y_stream = entropy.encode_gaussian(y_symbols, indexes.flatten().numpy(), _scales(model), y_range)
     return pack(model_id(model), l32, height, width, y_range, z_stream, y_stream)
 
 
@@ -141,7 +141,7 @@ def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
         z_symbols = entropy.decode_categorical(bs.z_stream, model.z_pmfs(), zh * zw)
         z_hat = model.z_hat(torch.from_numpy(z_symbols).to(torch.int64).reshape(1, -1, zh, zw))
         indexes = model.scale_indexes(tf.h_s(z_hat))
-        y_symbols = entropy.decode_gaussian(bs.y_stream, _stds(model, indexes), h.y_range)
+        y_symbols = entropy.decode_gaussian(bs.y_stream, indexes.flatten().numpy(), _scales(model), h.y_range)
     except (ValueError, RuntimeError, AssertionError) as e:
         raise BitstreamError(f"corrupted .yoto payload: entropy decoding failed ({e})") from None
     y_hat = torch.from_numpy(y_symbols).float().reshape(indexes.shape)
