@@ -26,6 +26,7 @@ from compressai.models import ScaleHyperprior as PlainHyperprior
 from PIL import Image
 from torch import nn
 
+import yotocodec
 from yotocodec import codec, entropy, inference
 from yotocodec.conditioning import FiLM
 
@@ -186,3 +187,12 @@ def test_dense_conv(benchmark, op):
             conv(x)
 
     benchmark.pedantic(run, **ROUNDS)
+
+
+@pytest.mark.parametrize("op", ["encode lmbda=0.01", "encode size=20KB"])
+def test_rate_control(benchmark, image, model, op):
+    """Hitting a size target (a few real encodes) against one fixed-λ encode."""
+    key, value = op.split()[1].split("=")
+    setting = {"lmbda": float(value)} if key == "lmbda" else {"size": value}
+    benchmark.extra_info["bytes"] = len(yotocodec.encode(image, model=model, **setting))
+    benchmark.pedantic(yotocodec.encode, args=(image,), kwargs=dict(model=model, **setting), **ROUNDS)

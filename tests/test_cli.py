@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import random_image
+from conftest import SAMPLE, random_image
 
 
 def yoto(*args, threads: int | None = None) -> subprocess.CompletedProcess:
@@ -76,3 +76,54 @@ def test_missing_input_and_unknown_output_format_are_clear_errors(encoded, tiny_
     assert r.returncode == 1 and "nope.png" in r.stderr
     r = yoto("decode", encoded / "in.yoto", encoded / "x.unknown", "--model", tiny_model_path)
     assert r.returncode == 1 and "unknown image format" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("targets")
+    Image.open(SAMPLE).convert("RGB").crop((256, 128, 448, 256)).save(d / "crop.png")
+    return d
+
+
+def test_size_target_writes_a_file_at_or_just_below_it(photo):
+    r = yoto("encode", photo / "crop.png", photo / "s.yoto", "--size", "2.5KB")
+    assert r.returncode == 0, r.stderr
+    assert 0.98 * 2500 <= (photo / "s.yoto").stat().st_size <= 2500 and "size target 2.5KB" in r.stdout
+
+
+def test_unreachable_target_warns_or_fails_when_strict(photo):
+    r = yoto("encode", photo / "crop.png", photo / "big.yoto", "--size", "10MB")
+    assert r.returncode == 0 and "out of reach" in r.stderr and (photo / "big.yoto").exists()
+    r = yoto("encode", photo / "crop.png", photo / "strict.yoto", "--psnr", "60", "--strict")
+    assert r.returncode == 1 and "out of this model's reach" in r.stderr and not (photo / "strict.yoto").exists()
+
+
+def test_exactly_one_rate_setting_is_accepted(photo):
+    r = yoto("encode", photo / "crop.png", photo / "x.yoto", "--lmbda", "0.01", "--bpp", "0.5")
+    assert r.returncode == 2 and "not allowed with" in r.stderr
+    r = yoto("encode", photo / "crop.png", photo / "q.yoto", "--quality", "75")
+    assert r.returncode == 0 and "λ=" in r.stdout
+
+
+def test_batch_mode_codes_files_directories_and_globs_with_a_summary(photo, tiny_model_path):
+    src = photo / "batch"
+    src.mkdir()
+    for name in ("a.png", "b.jpg"):
+        Image.open(photo / "crop.png").save(src / name)
+    (src / "notes.txt").write_text("not an image")
+    r = yoto("encode", src, photo / "crop.p*g", "-o", photo / "enc", "-l", "0.02", "--model", tiny_model_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (photo / "enc").iterdir()) == ["a.yoto", "b.yoto", "crop.yoto"]
+    assert "3 of 3 files" in r.stdout and "b.jpg" in r.stdout
+    r = yoto("decode", photo / "enc", "-o", photo / "dec", "--model", tiny_model_path, "--jobs", "2")
+    assert r.returncode == 0 and sorted(p.name for p in (photo / "dec").iterdir()) == ["a.png", "b.png", "crop.png"]
+
+
+def test_stdin_and_stdout_carry_the_data(photo, tiny_model_path):
+    args = [sys.executable, "-m", "yotocodec.cli"]
+    enc = subprocess.run([*args, "encode", "-", "-", "-l", "0.02", "--model", str(tiny_model_path)],
+                         input=(photo / "crop.png").read_bytes(), capture_output=True, timeout=300)  # fmt: skip
+    assert enc.returncode == 0 and enc.stdout.startswith(b"YOTO") and b"bpp" in enc.stderr
+    dec = subprocess.run([*args, "decode", "-", "-", "--model", str(tiny_model_path)],
+                         input=enc.stdout, capture_output=True, timeout=300)  # fmt: skip
+    assert dec.returncode == 0 and dec.stdout.startswith(b"\x89PNG")

@@ -37,10 +37,14 @@ def test_pil_and_array_inputs_give_the_same_bytes(tiny, rng):
     assert codec.encode(image, 0.05, tiny) == codec.encode(Image.fromarray(image), 0.05, tiny)
 
 
-def test_grayscale_and_palette_images_are_coded_as_rgb(tiny, rng):
+def test_grayscale_sources_decode_to_grayscale_and_palette_ones_to_rgb(tiny, rng):
     rgb = Image.fromarray(random_image(rng, 32, 32))
-    for image in (rgb.convert("L"), rgb.convert("P")):
-        assert codec.decode(codec.encode(image, 0.05, tiny), tiny).mode == "RGB"
+    gray = rgb.convert("L")
+    for image, mode in ((gray, "L"), (np.asarray(gray), "L"), (rgb.convert("1"), "L"), (rgb.convert("P"), "RGB")):
+        data = codec.encode(image, 0.05, tiny)
+        assert codec.decode(data, tiny).mode == codec.inspect(data).mode == mode
+    as_rgb = [parse(codec.encode(im, 0.05, tiny)) for im in (gray, gray.convert("RGB"))]
+    assert as_rgb[0].y_stream == as_rgb[1].y_stream and as_rgb[0].header.flags != as_rgb[1].header.flags
 
 
 @pytest.mark.parametrize("lmbda", [1e-4, 0.3, float("nan"), float("inf"), -1.0, "x"])
@@ -54,8 +58,8 @@ def test_lmbda_outside_the_trained_range_is_refused(tiny, rng, lmbda):
     [
         (Image.new("RGBA", (8, 8)), "alpha"),
         (Image.new("I;16", (8, 8)), "8-bit"),
-        (np.zeros((8, 8), np.uint8), "RGB uint8"),
-        (np.zeros((8, 8, 3), np.float32), "RGB uint8"),
+        (np.zeros((8, 8, 4), np.uint8), "uint8 array, RGB"),
+        (np.zeros((8, 8, 3), np.float32), "uint8 array, RGB"),
         (np.zeros((0, 8, 3), np.uint8), "empty"),
     ],
 )

@@ -5,7 +5,7 @@ Layout, format version 2 (all integers little-endian)::
     offset size  field
     0      4     magic  b"YOTO"
     4      1     format version (2)
-    5      1     flags (0; reserved)
+    5      1     flags: bit 0 = grayscale source (decode to one channel); others 0
     6      8     model id: first 8 bytes of SHA-256 over the model's config and weights
     14     4     λ, IEEE-754 float32 (the decoder conditions every layer on exactly this)
     18     4     image height in pixels (uint32)
@@ -35,6 +35,8 @@ VERSION = 2
 _HEADER = struct.Struct("<4sBB8sfIIHII")
 _CRC = struct.Struct("<I")
 HEADER_SIZE = _HEADER.size + _CRC.size
+FLAG_GRAY = 0x01
+"""The source image was grayscale: it was coded as RGB and is decoded back to one channel."""
 MAX_SIDE = 1 << 16
 """Largest accepted image side in pixels (guards the decoder's allocations)."""
 
@@ -57,6 +59,7 @@ class Header:
     y_range: int
     z_len: int
     y_len: int
+    flags: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,13 @@ class Bitstream:
 
 
 def pack(model_id: bytes, lmbda: float, height: int, width: int, y_range: int,
-         z_stream: bytes, y_stream: bytes) -> bytes:  # fmt: skip
+         z_stream: bytes, y_stream: bytes, flags: int = 0) -> bytes:  # fmt: skip
     """Serialize one image's streams into a ``.yoto`` file."""
     if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
         raise ValueError(f"image size {width}x{height} is outside 1..{MAX_SIDE} per side")
     if not 0 <= y_range < 1 << 16:
         raise ValueError(f"latent range {y_range} does not fit the format")
-    head = _HEADER.pack(MAGIC, VERSION, 0, model_id, lmbda, height, width, y_range,
+    head = _HEADER.pack(MAGIC, VERSION, flags, model_id, lmbda, height, width, y_range,
                         len(z_stream), len(y_stream))  # fmt: skip
     payload = z_stream + y_stream
     crc = zlib.crc32(payload, zlib.crc32(head))
@@ -99,11 +102,11 @@ def parse(data: bytes) -> Bitstream:
                              f"header says {z_len + y_len}")  # fmt: skip
     if zlib.crc32(payload, zlib.crc32(data[: _HEADER.size])) != crc:
         raise BitstreamError("corrupted .yoto file: checksum mismatch")
-    if flags != 0:
+    if flags & ~FLAG_GRAY:
         raise BitstreamError(f"unknown flags {flags:#x} in .yoto header")
     if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
         raise BitstreamError(f"implausible image size {width}x{height} in .yoto header")
     if z_len % 4 or y_len % 4:
         raise BitstreamError("corrupted .yoto file: stream lengths are not whole 32-bit words")
-    header = Header(version, model_id, lmbda, height, width, y_range, z_len, y_len)
+    header = Header(version, model_id, lmbda, height, width, y_range, z_len, y_len, flags)
     return Bitstream(header, payload[:z_len], payload[z_len:])

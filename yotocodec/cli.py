@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 codec or input error (message on stderr), 2 usage error
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -31,22 +32,77 @@ def _export(args: argparse.Namespace) -> None:
     print(f"{args.output}: model {export_checkpoint(args.checkpoint, args.output).hex()}")
 
 
-def _encode(args: argparse.Namespace) -> None:
-    from . import codec, files
+def _setting(args: argparse.Namespace) -> dict:
+    """The one rate setting given, e.g. {"lmbda": 0.01} or {"size": "40KB"}."""
+    from .ratecontrol import SETTINGS
 
+    return {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
+
+
+def _batch(args: argparse.Namespace, suffix: str, setting: dict) -> int:
+    from . import batch
+
+    wanted = {".yoto"} if suffix != ".yoto" else batch.IMAGE_SUFFIXES
+    jobs = batch.plan(batch.expand(args.paths, wanted), Path(args.out_dir), suffix, setting, args.model)
+    rows = batch.run(jobs, args.jobs)
+    print(batch.table(rows))
+    return 1 if any("error" in r for r in rows) else 0
+
+
+def _report(output: str, text: str) -> None:
+    """Status lines go to stdout, or to stderr when stdout carries the data."""
+    print(text, file=sys.stderr if output == "-" else sys.stdout)
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from . import codec, files, ratecontrol
+
+    if args.out_dir:
+        return _batch(args, ".yoto", _setting(args) | {"strict": args.strict})
+    source, output = args.paths
     model = codec.load(args.model)
-    data = codec.encode(files.read_image(args.input), lmbda=args.lmbda, model=model)
-    files.write_bytes(args.output, data)
+    image = files.read_image(io.BytesIO(sys.stdin.buffer.read()) if source == "-" else source)
+    ((kind, value),) = _setting(args).items()
+    note = ""
+    if kind in ("lmbda", "quality"):
+        data = ratecontrol.encode(image, model=model, **{kind: value})
+    else:
+        target = ratecontrol.parse_size(value) if kind == "size" else value
+        r = ratecontrol.encode_to(image, kind, target, model, strict=args.strict)
+        data, note = r.data, f" ({kind} target {value}: {_achieved(kind, r)} in {r.probes} encodes)"
+        if not r.reached:
+            print(f"yoto: warning: {kind} target {value} is out of reach for this image; "
+                  f"closest: {_achieved(kind, r)} (use --strict to fail instead)", file=sys.stderr)  # fmt: skip
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        files.write_bytes(output, data)
     info = codec.inspect(data)
-    print(f"{args.output}: {info.num_bytes} bytes, {info.bpp:.4f} bpp, λ={info.lmbda:.6g}")
+    _report(output, f"{output}: {info.num_bytes} bytes, {info.bpp:.4f} bpp, λ={info.lmbda:.6g}{note}")
+    return 0
 
 
-def _decode(args: argparse.Namespace) -> None:
+def _achieved(kind: str, r) -> str:
+    return {"size": f"{r.value:.0f} bytes", "bpp": f"{r.value:.4f} bpp", "psnr": f"{r.value:.2f} dB"}[kind] + (
+        "" if r.reached else ", not reached")
+
+
+def _decode(args: argparse.Namespace) -> int:
     from . import codec, files
 
-    image = codec.decode(Path(args.input).read_bytes(), model=codec.load(args.model))
-    files.save_image(image, args.output)
-    print(f"{args.output}: {image.width}x{image.height}")
+    if args.out_dir:
+        return _batch(args, "." + args.format, {})
+    source, output = args.paths
+    data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    image = codec.decode(data, model=codec.load(args.model))
+    if output == "-":
+        image.save(sys.stdout.buffer, format=args.format.upper())
+        sys.stdout.flush()
+    else:
+        files.save_image(image, output)
+    _report(output, f"{output}: {image.width}x{image.height} {image.mode}")
+    return 0
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -61,15 +117,23 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="yoto", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    enc = sub.add_parser("encode", help="compress an image (PNG, JPEG, WebP, ...) to a .yoto file")
-    enc.add_argument("input")
-    enc.add_argument("output")
-    enc.add_argument("--lmbda", "-l", type=float, required=True,
-                     help=f"rate–distortion trade-off λ in [{LMBDA_MIN:g}, {LMBDA_MAX:g}]; larger is better quality")  # fmt: skip
-    dec = sub.add_parser("decode", help="decompress a .yoto file to an image (format from the suffix)")
-    dec.add_argument("input")
-    dec.add_argument("output")
+    enc = sub.add_parser("encode", help="compress images (PNG, JPEG, WebP, TIFF, BMP) to .yoto files")
+    how = enc.add_mutually_exclusive_group(required=True)
+    how.add_argument("--lmbda", "-l", type=float,
+                     help=f"rate–distortion trade-off λ in [{LMBDA_MIN:g}, {LMBDA_MAX:g}]; larger is better quality")
+    how.add_argument("--quality", "-q", type=float, help="1..100, mapped log-linearly onto the λ range")
+    how.add_argument("--size", help="target file size, at or below (e.g. 40KB, 1.5MiB, 20000)")
+    how.add_argument("--bpp", type=float, help="target bits per pixel, at or below")
+    how.add_argument("--psnr", type=float, help="target PSNR in dB, at or above")
+    enc.add_argument("--strict", action="store_true", help="fail (exit 1) when a target is out of reach")
+    dec = sub.add_parser("decode", help="decompress .yoto files to images")
+    dec.add_argument("--format", default="png", help="image format for --out-dir and for '-' (default: png)")
     for s in (enc, dec):
+        s.add_argument("paths", nargs="+", metavar="PATH",
+                       help="INPUT OUTPUT ('-' = stdin/stdout), or with --out-dir any number of inputs: "
+                            "files, directories, globs")
+        s.add_argument("--out-dir", "-o", help="write each input's output here (batch mode)")
+        s.add_argument("--jobs", "-j", type=int, default=1, help="worker processes in batch mode (default: 1)")
         s.add_argument("--model", help="model file (default: the shipped model)")
     info = sub.add_parser("info", help="print a .yoto file's header")
     info.add_argument("input")
@@ -89,7 +153,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command in ("encode", "decode") and not args.out_dir and len(args.paths) != 2:
+        parser.error(f"{args.command} takes INPUT OUTPUT, or inputs with --out-dir DIR")
     handler = {"train": _train, "encode": _encode, "decode": _decode, "info": _info, "export": _export}[args.command]
     from .bitstream import YotoError
 

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import entropy, inference
-from .bitstream import BitstreamError, pack, parse
-from .files import as_rgb
+from .bitstream import FLAG_GRAY, BitstreamError, pack, parse
+from .files import as_rgb, source_mode
 from .losses import bits_per_pixel
 from .model import ScaleHyperprior
 from .modelfile import load_model, model_id
@@ -42,6 +42,8 @@ class StreamInfo:
     height: int
     num_bytes: int
     model_id: str
+    mode: str
+    """PIL mode ``decode`` returns: "RGB", or "L" for a grayscale source."""
 
     @property
     def bpp(self) -> float:
@@ -51,17 +53,27 @@ class StreamInfo:
 def inspect(data: bytes) -> StreamInfo:
     """Header facts of a ``.yoto`` file (checked, not decoded)."""
     h = parse(data).header
-    return StreamInfo(h.version, h.lmbda, h.width, h.height, len(data), h.model_id.hex())
+    return StreamInfo(h.version, h.lmbda, h.width, h.height, len(data), h.model_id.hex(), _mode(h.flags))
+
+
+def _mode(flags: int) -> str:
+    return "L" if flags & FLAG_GRAY else "RGB"
 
 
 # --- images ---------------------------------------------------------------------
+def _is_gray(image: Image.Image | np.ndarray) -> bool:
+    """A one-channel source: a PIL "L"/"1" image or a 2-D array (restored as "L" on decode)."""
+    return source_mode(image) == "L" if isinstance(image, Image.Image) else np.ndim(image) == 2
+
+
 def _to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     if isinstance(image, Image.Image):
         a = np.asarray(as_rgb(image))
     else:
         a = np.asarray(image)
+        a = np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a
         if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
-            raise ValueError(f"expected an RGB uint8 array (H, W, 3), got {a.dtype} {a.shape}")
+            raise ValueError(f"expected a uint8 array, RGB (H, W, 3) or gray (H, W), got {a.dtype} {a.shape}")
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise ValueError("empty image")
     return torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float().div_(255.0)
@@ -105,7 +117,7 @@ def _scales(model: ScaleHyperprior) -> np.ndarray:
 
 @torch.inference_mode()
 def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None) -> bytes:
-    """Compress an RGB image (PIL image or uint8 (H, W, 3) array) at trade-off ``lmbda``."""
+    """Compress an image (PIL image, uint8 (H, W, 3) or gray (H, W) array) at trade-off ``lmbda``."""
     model = model or load()
     l32 = _checked_lmbda(lmbda, model)
     x = _to_tensor(image)
@@ -118,12 +130,14 @@ def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior
     y_range = max(1, int(np.abs(y_symbols).max()))
     z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())
     y_stream = entropy.encode_gaussian(y_symbols, indexes.flatten().numpy(), _scales(model), y_range)
-    return pack(model_id(model), l32, height, width, y_range, z_stream, y_stream)
+    flags = FLAG_GRAY if _is_gray(image) else 0
+    return pack(model_id(model), l32, height, width, y_range, z_stream, y_stream, flags)
 
 
 @torch.inference_mode()
 def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
-    """Decompress a ``.yoto`` file to an RGB PIL image; raises ``BitstreamError`` if invalid."""
+    """Decompress a ``.yoto`` file to a PIL image (RGB, or L for a grayscale source); raises
+    ``BitstreamError`` if invalid."""
     model = model or load()
     bs = parse(bytes(data))
     h = bs.header
@@ -146,7 +160,8 @@ def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
         raise BitstreamError(f"corrupted .yoto payload: entropy decoding failed ({e})") from None
     y_hat = torch.from_numpy(y_symbols).float().reshape(indexes.shape)
     x_hat = tf.g_s(y_hat)[:, :, : h.height, : h.width]
-    return _to_image(x_hat)
+    image = _to_image(x_hat)
+    return image.convert("L") if h.flags & FLAG_GRAY else image
 
 
 @torch.inference_mode()

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 
 def as_rgb(image: Image.Image) -> Image.Image:
@@ -19,12 +19,20 @@ def as_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+def source_mode(image: Image.Image) -> str:
+    """The mode of ``image``'s decoded copy: "L" for a grayscale source, else "RGB"."""
+    return "L" if image.mode in ("L", "1") else "RGB"
+
+
 def read_image(path: str | Path) -> Image.Image:
-    """Open an image file (PNG, JPEG, WebP, ...) as 8-bit RGB."""
+    """Open an image file (PNG, JPEG, WebP, TIFF, BMP, ...) upright (EXIF orientation
+    applied), as 8-bit RGB, or 8-bit L when the file is grayscale."""
     try:
         with Image.open(path) as im:
             im.load()
-            return as_rgb(im)
+            im = ImageOps.exif_transpose(im)
+            rgb = as_rgb(im)
+            return rgb if source_mode(im) == "RGB" else im.convert("L")
     except (Image.UnidentifiedImageError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path}: not a readable image ({e})") from None
 

@@ -1,0 +1,89 @@
+"""Rate control on an image folder: does ``encode(size=|bpp=|psnr=)`` hit its targets, and how fast?
+
+For every image and target, a target counts as reachable when it lies between what the
+model gives at λ_min and at λ_max; for those, it reports how often the result is within
+tolerance on the allowed side (size and bpp: −2 %…0; PSNR: 0…+0.1 dB), the encodes it
+took, and the time against one fixed-λ encode of the same image. Writes
+``benchmarks/results/rate_control.{json,md}``.
+
+    python benchmarks/rate_control.py [--dataset kodak|PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from rd import ROOT, find_dataset
+from yotocodec import codec, ratecontrol
+from yotocodec.data import list_images
+from yotocodec.files import read_image
+from yotocodec.metrics import psnr
+
+TARGETS = [("size", 12_000), ("size", 25_000), ("size", 50_000), ("bpp", 0.25), ("bpp", 0.5),
+           ("bpp", 0.75), ("psnr", 27.0), ("psnr", 28.0), ("psnr", 29.0)]  # fmt: skip
+
+
+def _value(kind: str, data: bytes, image, model) -> float:
+    if kind == "psnr":
+        return psnr(image, codec.decode(data, model))
+    return float(len(data)) if kind == "size" else 8 * len(data) / (image.width * image.height)
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
+def run_image(image, model) -> list[dict]:
+    ends = {lm: codec.encode(image, lm, model) for lm in (model.config.lmbda_min, model.config.lmbda_max)}
+    _, encode_s = _timed(codec.encode, image, 0.01, model)
+    rows = []
+    for kind, target in TARGETS:
+        lo, hi = (_value(kind, data, image, model) for data in ends.values())
+        r, seconds = _timed(ratecontrol.encode_to, image, kind, target, model)
+        rows.append({"kind": kind, "target": target, "value": r.value, "lmbda": r.lmbda, "reached": r.reached,
+                     "reachable": lo <= target <= hi, "probes": r.probes, "time_ratio": seconds / encode_s})  # fmt: skip
+    return rows
+
+
+def summary(rows: list[dict]) -> str:
+    lines = ["| target | reachable images | within tolerance | encodes (mean / max) | time ÷ one encode (mean / max) |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for kind, target in TARGETS:
+        sel = [r for r in rows if (r["kind"], r["target"]) == (kind, target) and r["reachable"]]
+        if not sel:
+            lines.append(f"| {kind} {target:g} | 0 | – | – | – |")
+            continue
+        probes, ratio = [r["probes"] for r in sel], [r["time_ratio"] for r in sel]
+        lines.append(f"| {kind} {target:g} | {len(sel)} | {sum(r['reached'] for r in sel)} | "
+                     f"{np.mean(probes):.1f} / {max(probes)} | {np.mean(ratio):.2f} / {max(ratio):.2f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="kodak")
+    p.add_argument("--model")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = p.parse_args()
+    model = codec.load(args.model)
+    files = list_images(find_dataset(args.dataset))
+    rows = []
+    for f in tqdm(files, desc="images"):
+        rows += [{"image": f.name} | r for r in run_image(read_image(f), model)]
+    out = Path(args.out)
+    text = f"Rate control on {args.dataset} ({len(files)} images), shipped model.\n\n{summary(rows)}\n"
+    (out / "rate_control.json").write_text(json.dumps(rows, indent=1))
+    (out / "rate_control.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Batch planning: outputs never overwrite an input, and two inputs never share an output."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from yotocodec import batch
+
+from conftest import random_image
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path):
+    (tmp_path / "a.png").touch()
+    with pytest.raises(ValueError, match="refusing to overwrite"):
+        batch.plan([tmp_path / "a.png"], tmp_path, ".png", {}, None)
+
+
+def test_two_inputs_onto_one_output_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="both be written"):
+        batch.plan([Path("x/a.png"), Path("y/a.jpg")], tmp_path, ".yoto", {}, None)
+
+
+def test_a_glob_matching_nothing_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no file matches"):
+        batch.expand([str(tmp_path / "*.png")], batch.IMAGE_SUFFIXES)
+
+
+def test_a_failing_file_is_reported_and_the_rest_still_run(tmp_path, tiny_model_path):
+    (tmp_path / "bad.png").write_text("not an image")
+    Image.fromarray(random_image(np.random.default_rng(0), 20, 30)).save(tmp_path / "good.png")
+    sources = [tmp_path / "bad.png", tmp_path / "good.png"]
+    bad, good = batch.run(batch.plan(sources, tmp_path / "out", ".yoto", {"lmbda": 0.02}, str(tiny_model_path)))
+    assert "not a readable image" in bad["error"] and (tmp_path / "out" / "good.yoto").stat().st_size == good["bytes"]
+    assert "1 of 2 files" in batch.table([bad, good])

@@ -1,0 +1,43 @@
+"""Reading inputs: every common format, EXIF orientation, grayscale kept, alpha/16-bit refused."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from yotocodec.files import read_image
+
+from conftest import random_image
+
+
+@pytest.fixture
+def rgb(rng) -> Image.Image:
+    return Image.fromarray(random_image(rng, 24, 40))
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif", ".bmp"])
+def test_common_formats_read_as_rgb(tmp_path, rgb, suffix):
+    rgb.save(tmp_path / f"x{suffix}")
+    im = read_image(tmp_path / f"x{suffix}")
+    assert (im.mode, im.size) == ("RGB", (40, 24))
+    if suffix in (".png", ".tif", ".bmp"):
+        assert np.array_equal(np.asarray(im), np.asarray(rgb))
+
+
+def test_exif_orientation_is_applied(tmp_path, rgb):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    rgb.save(tmp_path / "r.jpg", exif=exif)
+    assert read_image(tmp_path / "r.jpg").size == (24, 40)
+
+
+def test_grayscale_and_palette_files_read_as_l_and_rgb(tmp_path, rgb):
+    rgb.convert("L").save(tmp_path / "g.png")
+    rgb.convert("P").save(tmp_path / "p.png")
+    assert read_image(tmp_path / "g.png").mode == "L" and read_image(tmp_path / "p.png").mode == "RGB"
+
+
+@pytest.mark.parametrize("mode, match", [("RGBA", "alpha"), ("LA", "alpha"), ("I;16", "8 bits")])
+def test_alpha_and_16_bit_files_are_refused_with_the_reason(tmp_path, rgb, mode, match):
+    rgb.convert(mode if mode != "I;16" else "L").convert(mode).save(tmp_path / "x.png")
+    with pytest.raises(ValueError, match=match):
+        read_image(tmp_path / "x.png")

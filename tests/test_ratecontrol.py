@@ -1,0 +1,70 @@
+"""Rate control: targets met from the allowed side, unreachable ones flagged or refused."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import yotocodec
+from yotocodec import ratecontrol
+from yotocodec.metrics import psnr
+
+from conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def crop() -> Image.Image:
+    return Image.open(SAMPLE).convert("RGB").crop((256, 128, 448, 256))  # 192×128
+
+
+@pytest.mark.parametrize("kind, target", [("size", 2500), ("bpp", 0.5), ("psnr", 30.0)])
+def test_reachable_targets_are_met_from_the_allowed_side(shipped, crop, kind, target):
+    r = ratecontrol.encode_to(crop, kind, target, shipped)
+    assert r.reached and r.probes <= ratecontrol.MAX_PROBES
+    if kind == "psnr":
+        assert target <= psnr(crop, yotocodec.decode(r.data, shipped)) <= target + 0.1
+    else:
+        got = len(r.data) if kind == "size" else 8 * len(r.data) / (crop.width * crop.height)
+        assert 0.98 * target <= got <= target and got == pytest.approx(r.value)
+
+
+def test_a_size_beyond_the_largest_file_gives_the_largest_or_fails_when_strict(shipped, crop):
+    r = ratecontrol.encode_to(crop, "size", 10**7, shipped)
+    assert not r.reached and r.lmbda == pytest.approx(ratecontrol.LMBDA_MAX, rel=1e-6)
+    with pytest.raises(yotocodec.TargetError, match="out of this model's reach"):
+        ratecontrol.encode_to(crop, "size", 10**7, shipped, strict=True)
+
+
+def test_a_size_below_the_smallest_file_gives_the_smallest_flagged(shipped, crop):
+    r = ratecontrol.encode_to(crop, "size", 50, shipped)
+    assert not r.reached and len(r.data) > 50
+    assert r.lmbda == pytest.approx(ratecontrol.LMBDA_MIN, rel=1e-6)
+
+
+def test_quality_maps_monotonically_onto_the_lmbda_range():
+    lmbdas = [ratecontrol.quality_to_lmbda(q) for q in range(1, 101)]
+    assert lmbdas[0] == pytest.approx(ratecontrol.LMBDA_MIN, rel=1e-6)
+    assert lmbdas[-1] == pytest.approx(ratecontrol.LMBDA_MAX, rel=1e-6)
+    assert all(a < b for a, b in zip(lmbdas, lmbdas[1:]))
+    with pytest.raises(ValueError, match="1..100"):
+        ratecontrol.quality_to_lmbda(0)
+
+
+@pytest.mark.parametrize("text, size", [("40KB", 40000), ("1.5MiB", 1572864), ("12000", 12000), ("3 k", 3000)])
+def test_sizes_are_read_with_their_units(text, size):
+    assert ratecontrol.parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "40 parsecs", "-3KB", "KB"])
+def test_unreadable_sizes_are_refused_with_an_example(text):
+    with pytest.raises(ValueError, match="40KB"):
+        ratecontrol.parse_size(text)
+
+
+def test_top_level_encode_takes_exactly_one_setting(shipped, crop):
+    data = yotocodec.encode(np.asarray(crop), size="2.5KB", model=shipped)
+    assert 0.98 * 2500 <= len(data) <= 2500
+    assert yotocodec.encode(crop, quality=50, model=shipped) == yotocodec.encode(
+        crop, lmbda=ratecontrol.quality_to_lmbda(50), model=shipped)
+    for wrong in ({}, {"lmbda": 0.01, "bpp": 0.5}):
+        with pytest.raises(ValueError, match="exactly one"):
+            yotocodec.encode(crop, model=shipped, **wrong)

@@ -1,0 +1,119 @@
+"""Many files at once: plan outputs (never over an input, never two onto one), run the jobs
+with a progress bar (in worker processes with ``jobs > 1``), and print a summary table."""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file to code: ``setting`` is {"lmbda": 0.01}, {"size": "40KB"}, ... (encode) or {} (decode)."""
+
+    source: Path
+    target: Path
+    setting: dict
+    model: str | None
+
+
+def expand(inputs: list[str], suffixes: set[str]) -> list[Path]:
+    """Files named, matched by a glob, or (with one of ``suffixes``) found in a directory."""
+    files: list[Path] = []
+    for item in inputs:
+        matches = sorted(glob.glob(item)) if glob.has_magic(item) else [item]
+        if not matches:
+            raise ValueError(f"{item}: no file matches")
+        for m in map(Path, matches):
+            files += sorted(f for f in m.iterdir() if f.suffix.lower() in suffixes) if m.is_dir() else [m]
+    return files
+
+
+def plan(sources: list[Path], out_dir: Path, suffix: str, setting: dict, model: str | None) -> list[Job]:
+    """One job per source writing ``out_dir/<stem><suffix>``; refuses clashes and overwriting an input."""
+    targets = [out_dir / (s.stem + suffix) for s in sources]
+    inputs = {s.resolve() for s in sources}
+    seen: dict[Path, Path] = {}
+    for s, t in zip(sources, targets):
+        if t.resolve() in inputs:
+            raise ValueError(f"{t} is an input: refusing to overwrite it (choose another --out-dir)")
+        if t in seen:
+            raise ValueError(f"{seen[t]} and {s} would both be written to {t}")
+        seen[t] = s
+    return [Job(s, t, setting, model) for s, t in zip(sources, targets)]
+
+
+def run_job(job: Job) -> dict:
+    """Code one file; returns its summary row (with ``error`` set instead of raising)."""
+    from . import codec, files, ratecontrol
+    from .metrics import psnr
+
+    row = {"file": str(job.source), "output": str(job.target)}
+    t0 = time.perf_counter()
+    try:
+        model = codec.load(job.model)
+        if job.target.suffix == ".yoto":
+            image = files.read_image(job.source)
+            data = ratecontrol.encode(image, model=model, **job.setting)
+            seconds = time.perf_counter() - t0
+            files.write_bytes(job.target, data)
+            row["psnr"] = psnr(image, codec.decode(data, model))
+        else:
+            data = job.source.read_bytes()
+            files.save_image(codec.decode(data, model), job.target)
+            seconds = time.perf_counter() - t0
+        info = codec.inspect(data)
+        row |= {"bytes": info.num_bytes, "bpp": info.bpp, "lmbda": info.lmbda, "seconds": seconds}
+    except (ValueError, OSError) as e:
+        row["error"] = str(e)
+    return row
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run(jobs: list[Job], workers: int = 1) -> list[dict]:
+    """Run ``jobs`` (in ``workers`` processes when > 1), with a progress bar on stderr."""
+    bar = tqdm(total=len(jobs), unit="file", file=sys.stderr, disable=len(jobs) < 2)
+    rows = []
+    if workers <= 1:
+        for job in jobs:
+            rows.append(run_job(job))
+            bar.update()
+    else:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(threads,)) as pool:
+            for row in pool.map(run_job, jobs):
+                rows.append(row)
+                bar.update()
+    bar.close()
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    """The summary: one line per file, then totals."""
+    lines = [f"{'file':<32} {'bytes':>9} {'bpp':>7} {'PSNR':>6} {'λ':>9} {'s':>6}"]
+    for r in rows:
+        name = Path(r["file"]).name[:32]
+        if "error" in r:
+            lines.append(f"{name:<32} error: {r['error']}")
+            continue
+        psnr = f"{r['psnr']:6.2f}" if "psnr" in r else f"{'-':>6}"
+        lines.append(f"{name:<32} {r['bytes']:>9} {r['bpp']:>7.4f} {psnr} {r['lmbda']:>9.4g} {r['seconds']:>6.2f}")
+    ok = [r for r in rows if "error" not in r]
+    lines.append(f"{len(ok)} of {len(rows)} files, {sum(r['bytes'] for r in ok)} bytes, "
+                 f"{sum(r['seconds'] for r in ok):.1f} s")  # fmt: skip
+    return "\n".join(lines)
+

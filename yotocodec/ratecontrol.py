@@ -1,0 +1,171 @@
+"""Rate control: the λ that hits a file size, a bpp or a PSNR, found with the one model.
+
+File size and PSNR both grow monotonically and smoothly with log λ, and the curves of
+different images are, to a good approximation, one typical curve F shifted and scaled:
+f(log λ) ≈ s·F(log λ) + δ. The search probes with real encodes: first where the typical
+image meets the target, then where the fitted curve (δ from one probe; s and δ from the
+two probes nearest the target) meets it, inside the bracket once there is one. Every
+probe is exact, so what is reported is exact. The answer is the probe closest to the
+target on the allowed side: sizes and bpp at or below it (within 2 %), PSNR at or above
+it (within 0.1 dB). A target outside the model's range gets the nearest end of the range,
+flagged as not reached, or a ``TargetError`` when ``strict``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from . import codec
+from .bitstream import YotoError
+from .conditioning import LMBDA_MAX, LMBDA_MIN
+from .files import source_mode
+from .metrics import psnr as psnr_db
+from .model import ScaleHyperprior
+
+KINDS = ("size", "bpp", "psnr")
+SETTINGS = ("lmbda", "quality", *KINDS)
+"""Ways to choose the rate, one at a time: λ itself, quality 1..100, or a target."""
+TOLERANCE = {"size": 0.02, "bpp": 0.02, "psnr": 0.1}
+"""Relative for size and bpp (below the target), in dB for PSNR (above the target)."""
+MAX_PROBES = 10
+TYPICAL_LOG_LMBDA = np.linspace(math.log(LMBDA_MIN), math.log(LMBDA_MAX), 9)
+TYPICAL = {
+    "rate": np.array([-1.26, -0.961, -0.672, -0.433, -0.229, -0.069, 0.062, 0.167, 0.261]),
+    "psnr": np.array([25.2, 26.46, 27.59, 28.38, 28.89, 29.17, 29.33, 29.41, 29.45]),
+}
+"""F: mean log bpp and PSNR at TYPICAL_LOG_LMBDA of the shipped model on 13 training photos
+(≤ 768 px, every 12th of ../shared/data/train); only the search's starting shape."""
+
+
+class TargetError(YotoError, ValueError):
+    """A strict target that the model cannot reach (the message gives the closest result)."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """An encoded image and how close it came: ``value`` is in the target's unit."""
+
+    data: bytes
+    lmbda: float
+    value: float
+    reached: bool
+    probes: int
+
+
+def quality_to_lmbda(quality: float) -> float:
+    """Map quality 1..100 log-linearly onto the trained λ range (1 → λ_min, 100 → λ_max)."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be in 1..100, got {quality}")
+    lo, hi = math.log(LMBDA_MIN), math.log(LMBDA_MAX)
+    return float(np.float32(math.exp(lo + (quality - 1) / 99 * (hi - lo))))
+
+
+_UNITS = {"": 1, "b": 1, "kb": 1000, "k": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``"40KB"``, ``"1.5MiB"``, ``"12000"`` (KB = 1000 bytes, KiB = 1024)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    if not m or m.group(2).lower() not in _UNITS:
+        raise ValueError(f"cannot read size {text!r}: use e.g. 40KB, 1.5MiB or a number of bytes")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def _score(kind: str, data: bytes, image: Image.Image, model: ScaleHyperprior) -> tuple[float, float]:
+    """(value in the target's unit, searched score): the score is log bpp or PSNR."""
+    bpp = 8.0 * len(data) / (image.width * image.height)
+    if kind == "psnr":
+        value = psnr_db(image.convert(source_mode(image)), codec.decode(data, model))
+        return value, value
+    return (float(len(data)) if kind == "size" else bpp), math.log(bpp)
+
+
+def _allowed(kind: str, value: float, target: float) -> bool:
+    return value >= target if kind == "psnr" else value <= target
+
+
+def _within(kind: str, value: float, target: float) -> bool:
+    if kind == "psnr":
+        return target <= value <= target + TOLERANCE[kind]
+    return target * (1 - TOLERANCE[kind]) <= value <= target
+
+
+def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray) -> float:
+    """Where s·F(t) + δ, fitted to the probes nearest ``aim``, meets it (inside any bracket)."""
+    ts = sorted(probes, key=lambda t: abs(probes[t] - aim))
+    below, above = [t for t in ts if probes[t] < aim], [t for t in ts if probes[t] >= aim]
+    pair = [below[0], above[0]] if below and above else ts[:2]
+    F = np.interp(pair, TYPICAL_LOG_LMBDA, typical)
+    if len(pair) == 2 and abs(F[0] - F[1]) > 1e-6:
+        s = float(np.clip((probes[pair[0]] - probes[pair[1]]) / (F[0] - F[1]), 0.3, 3.0))
+    else:
+        s = 1.0
+    offset = probes[pair[0]] - s * F[0]
+    t = float(np.interp((aim - offset) / s, typical, TYPICAL_LOG_LMBDA))
+    if below and above:  # stay strictly inside the bracket
+        a, b = sorted((below[0], above[0]))
+        t = min(max(t, a + 0.05 * (b - a)), b - 0.05 * (b - a))
+    return t
+
+
+def encode_to(image: Image.Image | np.ndarray, kind: str, target: float,
+              model: ScaleHyperprior | None = None, strict: bool = False) -> Result:  # fmt: skip
+    """Encode ``image`` at the λ whose file meets ``target`` (``kind``: size in bytes, bpp, psnr in dB)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown target {kind!r}; use one of {', '.join(KINDS)}")
+    if not (math.isfinite(target) and target > 0):
+        raise ValueError(f"the {kind} target must be a positive number, got {target}")
+    model = model or codec.load()
+    image = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
+    tol, typical = TOLERANCE[kind], TYPICAL["psnr" if kind == "psnr" else "rate"]
+    if kind == "psnr":
+        aim = target + tol / 2
+    else:
+        bpp = target * (8.0 / (image.width * image.height) if kind == "size" else 1.0)
+        aim = math.log(bpp * (1 - tol / 2))
+    lo, hi = math.log(model.config.lmbda_min), math.log(model.config.lmbda_max)
+    scores: dict[float, float] = {}
+    results: dict[float, Result] = {}
+    t = float(np.interp(aim, typical, TYPICAL_LOG_LMBDA))
+    while len(scores) < MAX_PROBES and t not in scores:
+        lmbda = float(np.float32(math.exp(t)))
+        data = codec.encode(image, lmbda, model)
+        value, scores[t] = _score(kind, data, image, model)
+        results[t] = Result(data, lmbda, value, False, len(scores))
+        if _within(kind, value, target):
+            break
+        t = min(max(_next_t(scores, aim, typical), lo), hi)
+    return _best(kind, target, list(results.values()), len(scores), strict)
+
+
+def _best(kind: str, target: float, results: list[Result], probes: int, strict: bool) -> Result:
+    """The probe closest to the target on the allowed side (else the closest one), flagged."""
+    allowed = [r for r in results if _allowed(kind, r.value, target)]
+    best = min(allowed or results, key=lambda r: abs(r.value - target))
+    best = Result(best.data, best.lmbda, best.value, _within(kind, best.value, target), probes)
+    if strict and not best.reached:
+        unit = " dB" if kind == "psnr" else (" bytes" if kind == "size" else " bpp")
+        raise TargetError(f"{kind} target {target:g}{unit} is out of this model's reach for this image: "
+                          f"the closest is {best.value:.4g}{unit} at λ={best.lmbda:.4g}")  # fmt: skip
+    return best
+
+
+def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quality: float | None = None,
+           size: int | str | None = None, bpp: float | None = None, psnr: float | None = None,
+           model: ScaleHyperprior | None = None, strict: bool = False) -> bytes:  # fmt: skip
+    """Compress an RGB image (PIL image or uint8 (H, W, 3) array) at one setting, given alone:
+    ``lmbda``, ``quality`` (1..100), or a target ``size`` (bytes, or text like ``"40KB"``),
+    ``bpp`` or ``psnr`` (dB) met as closely as the model allows (``strict``: or raise)."""
+    given = {k: v for k, v in dict(lmbda=lmbda, quality=quality, size=size, bpp=bpp, psnr=psnr).items() if v is not None}
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of lmbda, quality, size, bpp, psnr (got {', '.join(given) or 'none'})")
+    ((kind, value),) = given.items()
+    if kind in ("lmbda", "quality"):
+        return codec.encode(image, value if kind == "lmbda" else quality_to_lmbda(value), model)
+    value = parse_size(value) if kind == "size" else value
+    return encode_to(image, kind, float(value), model, strict).data
