@@ -116,6 +116,15 @@ def test_fixed_lmbda_mode_trains_a_single_rate_model(folder, tmp_path):
         codec.encode(image, 0.02, model)
 
 
+def test_learned_distortion_weights_move_and_survive_a_resume(folder, tmp_path):
+    cfg = small_config(folder, tmp_path, 4, distortion="mse+ms-ssim", learn_weights=True)
+    trainer = Trainer(cfg, progress=False)
+    assert trainer.run(until=2) is None
+    mu = trainer.weigh.mu.detach().clone()
+    assert mu.abs().item() > 0
+    assert torch.equal(Trainer(cfg, progress=False).weigh.mu.detach(), mu)
+
+
 def test_validation_uses_held_out_images_at_fixed_lmbdas(folder, tmp_path):
     cfg = small_config(folder, tmp_path, 2, val_images=1, val_crop=64, val_every=2)
     trainer = Trainer(cfg, progress=False)

@@ -1,8 +1,10 @@
 """``yoto train``: loss-conditional (YOTO) training of the variable-rate hyperprior.
 
 Each sample draws its own λ log-uniformly from [λ_min, λ_max]; λ_min = λ_max trains the
-fixed-λ baseline in the same code path. The loss is the batch mean of λ·255²·MSE + bpp,
-plus the factorized prior's auxiliary loss on its own optimizer.
+fixed-λ baseline in the same code path. The loss is the batch mean of λ·D + bpp, D being
+255²·MSE or (``--distortion mse+ms-ssim``) a mix whose weights may be learned in the same
+run (``--learn-weights``, lossweights.py), plus the factorized prior's auxiliary loss on
+its own optimizer.
 
 - Step ``s`` draws everything random (crops, flips, λ, quantization noise) from generators
   seeded with (seed, rank, s), so a run resumed from any checkpoint repeats an
@@ -38,6 +40,7 @@ from tqdm import tqdm
 from .conditioning import LMBDA_MAX, LMBDA_MIN
 from .data import StepBatches, center_crop, list_images, load_images, split_holdout, step_seed
 from .losses import rd_loss
+from .lossweights import LossWeights
 from .metrics import mse_to_psnr
 from .model import ModelConfig, ScaleHyperprior
 from .modelfile import atomic_save, save_model
@@ -70,6 +73,20 @@ class TrainConfig:
     val_images: int = 8
     val_every: int = 1000
     val_crop: int = 256
+    distortion: str = "mse"
+    learn_weights: bool = False
+    weight_prior: float = 0.01
+    weights: str = ""
+
+
+def loss_weights(cfg: TrainConfig) -> LossWeights | None:
+    """The distortion mix of ``--distortion a+b``: learned (``--learn-weights``, uniform start,
+    prior strength ``--weight-prior``) or fixed (``--weights 0.7,0.3``, default equal)."""
+    names = tuple(cfg.distortion.split("+"))
+    if names == ("mse",):
+        return None
+    init = tuple(float(w) for w in cfg.weights.split(",")) if cfg.weights else None
+    return LossWeights(names, learn=cfg.learn_weights, strength=cfg.weight_prior, init=init)
 
 
 VAL_POINTS = 5
@@ -95,14 +112,14 @@ def validation_lmbdas(cfg: TrainConfig) -> list[float]:
 class Objective(nn.Module):
     """Model and loss in one forward pass, so that DDP sees every gradient (aux included)."""
 
-    def __init__(self, model: ScaleHyperprior, bf16: bool):
+    def __init__(self, model: ScaleHyperprior, bf16: bool, weigh: LossWeights | None = None):
         super().__init__()
-        self.model, self.bf16 = model, bf16
+        self.model, self.bf16, self.weigh = model, bf16, weigh
 
     def forward(self, x: Tensor, lmbda: Tensor) -> dict[str, Tensor]:
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.model(x, lmbda)
-        return rd_loss(out, x, lmbda) | {"aux": self.model.aux_loss()}
+        return rd_loss(out, x, lmbda, self.weigh) | {"aux": self.model.aux_loss()}
 
 
 def _init_distributed(device: str) -> tuple[int, int]:
@@ -157,11 +174,13 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.model = ScaleHyperprior(ModelConfig(cfg.N, cfg.M, cfg.lmbda_min, cfg.lmbda_max)).to(self.device)
-        self.objective: nn.Module = Objective(self.model, cfg.bf16 and self.device.type == "cuda")
+        self.weigh = loss_weights(cfg)
+        self.weigh = self.weigh.to(self.device) if self.weigh is not None else None
+        self.objective: nn.Module = Objective(self.model, cfg.bf16 and self.device.type == "cuda", self.weigh)
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.objective = DistributedDataParallel(self.objective, device_ids=ids)
-        main = [p for n, p in self.model.named_parameters() if not n.endswith(".quantiles")]
+        main = [p for n, p in self.objective.named_parameters() if not n.endswith(".quantiles") and p.requires_grad]
         self.opt = torch.optim.Adam(main, lr=cfg.lr)
         self.aux_opt = torch.optim.Adam([self.model.entropy_bottleneck.quantiles], lr=cfg.aux_lr)
         self.step = 0
@@ -181,11 +200,13 @@ class Trainer:
         if not self.checkpoint_path.exists():
             return
         ck = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        saved = {k: ck["config"][k] for k in ("N", "M", "lmbda_min", "lmbda_max")}
+        saved = {k: ck["config"].get(k, TrainConfig.distortion) for k in ("N", "M", "lmbda_min", "lmbda_max", "distortion")}
         mine = {k: getattr(self.cfg, k) for k in saved}
         if saved != mine:
             raise ValueError(f"checkpoint {self.checkpoint_path} was made with {saved}, not {mine}")
         self.model.load_state_dict(ck["model"])
+        if self.weigh is not None:
+            self.weigh.load_state_dict(ck["loss_weights"])
         self.opt.load_state_dict(ck["opt"])
         self.aux_opt.load_state_dict(ck["aux_opt"])
         self.step = ck["step"]
@@ -194,7 +215,8 @@ class Trainer:
         if self.rank == 0:
             atomic_save(
                 {"model": self.model.state_dict(), "opt": self.opt.state_dict(),
-                 "aux_opt": self.aux_opt.state_dict(), "step": self.step, "config": asdict(self.cfg)},
+                 "aux_opt": self.aux_opt.state_dict(), "step": self.step, "config": asdict(self.cfg),
+                 "loss_weights": self.weigh.state_dict() if self.weigh is not None else {}},
                 self.checkpoint_path,
             )  # fmt: skip
 
@@ -229,10 +251,11 @@ class Trainer:
             for im in self.val_images:
                 x = im[None].to(self.device).float().div_(255.0)
                 lmbda = torch.tensor([lm], device=self.device)
-                terms = rd_loss(self.model(x, lmbda), x, lmbda)
+                terms = rd_loss(self.model(x, lmbda), x, lmbda, self.weigh)
                 sums += [float(terms[k]) for k in ("loss", "bpp", "mse")]
             loss, bpp, mse = sums / max(1, len(self.val_images))
-            rows.append({"step": self.step, "lmbda": lm, "loss": loss, "bpp": bpp, "psnr": mse_to_psnr(mse)})
+            rows.append({"step": self.step, "lmbda": lm, "loss": loss, "bpp": bpp, "psnr": mse_to_psnr(mse)}
+                        | ({"weights": self.weigh.as_dict()} if self.weigh is not None else {}))  # fmt: skip
         self.model.train()
         return rows
 
