@@ -13,7 +13,6 @@ bitstreams by its PSNR and MS-SSIM BD-rate against the first grid point. Runs li
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -21,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rd import ROOT, PointCache, bd_rate, plot
-from yoto_vs_fixed import evaluate, train
+from rd import PointCache, bd_rate, plot
+from yoto_vs_fixed import base_config, evaluate, experiment_parser, train
 from yotocodec.conditioning import LMBDA_MAX, LMBDA_MIN
 from yotocodec.data import center_crop, list_images, load_images, split_holdout
 from yotocodec.files import read_image
@@ -58,20 +57,12 @@ def learned_weights(run: Path) -> dict[str, float] | None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", required=True, help="folder for the training runs (outside git)")
-    p.add_argument("--data", default=TrainConfig.data)
-    p.add_argument("--kodak", default=str(ROOT.parent / "shared" / "data" / "kodak"))
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    p.add_argument("--N", type=int, default=48)
-    p.add_argument("--M", type=int, default=64)
-    p.add_argument("--steps", type=int, default=4000)
+    p = experiment_parser(__doc__)
     p.add_argument("--grid", type=float, nargs="+", default=[0.2, 0.4, 0.6, 0.8], help="MS-SSIM weights")
     p.add_argument("--prior", type=float, default=0.01, help="uniform-prior strength of the learned run")
     p.add_argument("--points", type=int, default=6, help="λ values at which each model is coded on Kodak")
     args = p.parse_args()
-    base = TrainConfig(data=args.data, out=args.runs, N=args.N, M=args.M, steps=args.steps, lr=5e-4, warmup=300,
-                       workers=0, distortion="mse+ms-ssim", val_every=max(1, args.steps // 4))  # fmt: skip
+    base = base_config(args, distortion="mse+ms-ssim")
     runs = run_configs(base, args.grid, args.prior)
     models = {name: train(cfg)[0] for name, cfg in runs.items()}
     _, held_out = split_holdout(list_images(args.data), base.val_images)

@@ -72,8 +72,9 @@ def markdown(result: dict) -> str:
     return "\n".join(rows)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def experiment_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every training experiment shares: where things live, and the scale."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--runs", required=True, help="folder for the training runs (outside git)")
     p.add_argument("--data", default=TrainConfig.data)
     p.add_argument("--kodak", default=str(ROOT.parent / "shared" / "data" / "kodak"))
@@ -85,13 +86,23 @@ def main() -> None:
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--threads", type=int, default=0)
+    return p
+
+
+def base_config(args: argparse.Namespace, **changes) -> TrainConfig:
+    """The training configuration an experiment's runs vary from."""
+    return TrainConfig(data=args.data, out=args.runs, N=args.N, M=args.M, steps=args.steps,
+                       batch_size=args.batch_size, crop=args.crop, lr=args.lr, warmup=args.warmup,
+                       threads=args.threads, workers=0, val_every=max(1, args.steps // 4), **changes)  # fmt: skip
+
+
+def main() -> None:
+    p = experiment_parser(__doc__)
     p.add_argument("--fixed", type=int, default=4, help="number of fixed-λ models")
     p.add_argument("--points", type=int, default=8, help="λ values at which the YOTO models are coded")
-    p.add_argument("--threads", type=int, default=0)
     args = p.parse_args()
-    base = TrainConfig(data=args.data, out=args.runs, N=args.N, M=args.M, steps=args.steps,
-                       batch_size=args.batch_size, crop=args.crop, lr=args.lr, warmup=args.warmup,
-                       threads=args.threads, workers=0, val_every=max(1, args.steps // 4))  # fmt: skip
+    base = base_config(args)
     runs = run_configs(base, args.fixed)
     models = {name: train(cfg) for name, cfg in runs.items()}
     images = {f.name: read_image(f) for f in list_images(args.kodak)}
