@@ -31,6 +31,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from yotocodec import codec
+from yotocodec.bitstream import VERSION
 from yotocodec.conditioning import LMBDA_MAX, LMBDA_MIN
 from yotocodec.data import list_images
 from yotocodec.files import read_image
@@ -106,7 +107,7 @@ def _version(dist: str) -> str:
 def yotocodec_codec(model_path: str | None) -> Codec:
     model = codec.load(model_path)
     return Codec("yotocodec", "yotocodec", LMBDAS, lambda im, lm: codec.encode(im, lm, model),
-                 lambda data: codec.decode(data, model), f"model {model_id(model).hex()}")  # fmt: skip
+                 lambda data: codec.decode(data, model), f"model {model_id(model).hex()}, format {VERSION}")  # fmt: skip
 
 
 def ms_ssim(a: Image.Image, b: Image.Image) -> float:

@@ -157,7 +157,7 @@ def test_entropy_coding(benchmark, image, model, op):
         tf = inference.Transforms(model, model.condition(torch.tensor([LMBDA])))
         y = tf.g_a(codec._pad(_tensor(image), 64))
         z_symbols = model.z_symbols(tf.h_a(torch.abs(y)))
-        indexes = model.scale_indexes(tf.h_s(model.z_hat(z_symbols))).flatten().numpy()
+        indexes = codec._hyper_synthesis(model, codec._rate(LMBDA, model).k)(model.z_hat(z_symbols)).flatten().numpy()
     y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
     z_rows, pmfs, y_range = z_symbols[0].flatten(1).numpy(), model.z_pmfs(), int(np.abs(y_symbols).max())
     scales = codec._scales(model)

@@ -1,13 +1,13 @@
 """The ``.yoto`` container: pure bytes, no torch. Every parse failure raises ``BitstreamError``.
 
-Layout, format version 2 (all integers little-endian)::
+Layout, format version 3 (all integers little-endian)::
 
     offset size  field
     0      4     magic  b"YOTO"
-    4      1     format version (2)
+    4      1     format version (3)
     5      1     flags: bit 0 = grayscale source (decode to one channel); others 0
     6      8     model id: first 8 bytes of SHA-256 over the model's config and weights
-    14     4     λ, IEEE-754 float32 (the decoder conditions every layer on exactly this)
+    14     4     λ, IEEE-754 float32: one of 2¹⁶ log-spaced values over the model's range
     18     4     image height in pixels (uint32)
     22     4     image width in pixels (uint32)
     26     2     R: every y symbol lies in [-R, R] (uint16)
@@ -20,8 +20,13 @@ The z stream codes ẑ channel by channel with the model's integer CDF tables. T
 codes ŷ with Gaussians N(0, σ²) quantized to the integers in [-R, R], tails folded into
 the end bins, whose σ come from a fixed scale table indexed by h_s(ẑ; λ); the elements
 are coded grouped by scale index (ascending; raster order of (C, H, W) within a group),
-one categorical model per group (version 1 coded them in raster order, one model each).
-Nothing but the header and these two streams is stored.
+one categorical model per group. The scale indexes are computed in exact integer
+arithmetic (``deterministic.py``) from ẑ and the grid index of λ, so every platform
+derives the same ones. Nothing but the header and these two streams is stored.
+
+History: version 1 coded y in raster order with one Gaussian model per element; version 2
+grouped y by scale index; version 3 snaps λ to the grid and computes the indexes with the
+integer hyper-synthesis instead of float32.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import zlib
 from dataclasses import dataclass
 
 MAGIC = b"YOTO"
-VERSION = 2
+VERSION = 3
 _HEADER = struct.Struct("<4sBB8sfIIHII")
 _CRC = struct.Struct("<I")
 HEADER_SIZE = _HEADER.size + _CRC.size

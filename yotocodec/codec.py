@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import entropy, inference
+from . import deterministic, entropy, inference
 from .bitstream import FLAG_GRAY, BitstreamError, pack, parse
 from .files import as_rgb, source_mode
 from .losses import bits_per_pixel
@@ -104,9 +105,26 @@ def _checked_lmbda(lmbda: float, model: ScaleHyperprior) -> float:
     return l32
 
 
-def _condition(model: ScaleHyperprior, l32: float) -> torch.Tensor:
-    """The FiLM input for one image coded at ``l32``, shape (1, 1)."""
-    return model.condition(torch.tensor([l32]))
+@dataclass(frozen=True)
+class _Rate:
+    """Where an image is coded: λ's grid index, the float32 λ stored, the FiLM input (1, 1)."""
+
+    k: int
+    lmbda: float
+    t: torch.Tensor
+
+
+def _rate(lmbda: float, model: ScaleHyperprior) -> _Rate:
+    """``lmbda`` (checked) snapped to the deterministic λ grid."""
+    lo, hi = model.config.lmbda_min, model.config.lmbda_max
+    k = min(max(deterministic.snap_lmbda(_checked_lmbda(lmbda, model), lo, hi), 0), deterministic.LEVELS - 1)
+    t = torch.tensor([[deterministic.film_input(k, lo, hi)]], dtype=torch.float32)
+    return _Rate(k, deterministic.grid_lmbda(k, lo, hi), t)
+
+
+@lru_cache(maxsize=16)
+def _hyper_synthesis(model: ScaleHyperprior, k: int) -> deterministic.IntegerHyperSynthesis:
+    return deterministic.IntegerHyperSynthesis(model, k)
 
 
 # --- the codec -------------------------------------------------------------------------
@@ -119,19 +137,19 @@ def _scales(model: ScaleHyperprior) -> np.ndarray:
 def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None) -> bytes:
     """Compress an image (PIL image, uint8 (H, W, 3) or gray (H, W) array) at trade-off ``lmbda``."""
     model = model or load()
-    l32 = _checked_lmbda(lmbda, model)
+    rate = _rate(lmbda, model)
     x = _to_tensor(image)
     height, width = x.shape[2:]
-    tf = inference.Transforms(model, _condition(model, l32))
+    tf = inference.Transforms(model, rate.t)
     y = tf.g_a(_pad(x, model.downsampling_factor))
     z_symbols = model.z_symbols(tf.h_a(torch.abs(y)))
-    indexes = model.scale_indexes(tf.h_s(model.z_hat(z_symbols)))
+    indexes = _hyper_synthesis(model, rate.k)(model.z_hat(z_symbols))
     y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
     y_range = max(1, int(np.abs(y_symbols).max()))
     z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())
     y_stream = entropy.encode_gaussian(y_symbols, indexes.flatten().numpy(), _scales(model), y_range)
     flags = FLAG_GRAY if _is_gray(image) else 0
-    return pack(model_id(model), l32, height, width, y_range, z_stream, y_stream, flags)
+    return pack(model_id(model), rate.lmbda, height, width, y_range, z_stream, y_stream, flags)
 
 
 @torch.inference_mode()
@@ -145,16 +163,16 @@ def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
         raise BitstreamError(f"this file was made with model {h.model_id.hex()}, but the decoder has "
                              f"model {model_id(model).hex()}; pass the right model (--model)")  # fmt: skip
     try:
-        l32 = _checked_lmbda(h.lmbda, model)
+        rate = _rate(h.lmbda, model)
     except ValueError as e:
         raise BitstreamError(f"invalid .yoto header: {e}") from None
     f = model.downsampling_factor
     zh, zw = -(-h.height // f), -(-h.width // f)
-    tf = inference.Transforms(model, _condition(model, l32))
+    tf = inference.Transforms(model, rate.t)
     try:
         z_symbols = entropy.decode_categorical(bs.z_stream, model.z_pmfs(), zh * zw)
         z_hat = model.z_hat(torch.from_numpy(z_symbols).to(torch.int64).reshape(1, -1, zh, zw))
-        indexes = model.scale_indexes(tf.h_s(z_hat))
+        indexes = _hyper_synthesis(model, rate.k)(z_hat)
         y_symbols = entropy.decode_gaussian(bs.y_stream, indexes.flatten().numpy(), _scales(model), h.y_range)
     except (ValueError, RuntimeError, AssertionError) as e:
         raise BitstreamError(f"corrupted .yoto payload: entropy decoding failed ({e})") from None
@@ -173,10 +191,9 @@ def reference(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperpr
     The synthesis here is the FiLM-conditioned g_s, not the folded one ``decode`` runs.
     """
     model = model or load()
-    l32 = _checked_lmbda(lmbda, model)
+    t = _rate(lmbda, model).t
     x = _to_tensor(image)
     height, width = x.shape[2:]
-    t = _condition(model, l32)
     tf = inference.Transforms(model, t)
     y = tf.g_a(_pad(x, model.downsampling_factor))
     z_hat, z_likelihoods = model.entropy_bottleneck(tf.h_a(torch.abs(y)), training=False)

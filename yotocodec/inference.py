@@ -23,7 +23,7 @@ SUBPIXEL_BELOW = 8
 """Transposed convolutions with fewer output channels than this run in sub-pixel form."""
 
 
-def _layer(cls: type[nn.Conv2d] | type[nn.ConvTranspose2d], weight: Tensor, bias: Tensor, **geometry) -> nn.Module:
+def frozen_layer(cls: type[nn.Conv2d] | type[nn.ConvTranspose2d], weight: Tensor, bias: Tensor, **geometry) -> nn.Module:
     """A ``cls`` holding ``weight`` (channels-last) and ``bias``, without random initialisation."""
     a, b, k = weight.shape[:3]
     in_ch, out_ch = (b, a) if cls is nn.Conv2d else (a, b)
@@ -58,7 +58,7 @@ def subpixel(weight: Tensor, bias: Tensor, stride: int, padding: int) -> nn.Modu
                         kx = b + p - s * (u + d_lo)
                         if 0 <= kx < k:
                             phased[:, a, b, :, t, u] = weight[:, :, ky, kx].T
-    conv = _layer(nn.Conv2d, phased.reshape(out_ch * s * s, in_ch, taps, taps), bias.repeat_interleave(s * s), padding=d_hi)
+    conv = frozen_layer(nn.Conv2d, phased.reshape(out_ch * s * s, in_ch, taps, taps), bias.repeat_interleave(s * s), padding=d_hi)
     return nn.Sequential(conv, nn.PixelShuffle(s))
 
 
@@ -66,11 +66,11 @@ def _fold(layer: nn.Module, film: FiLM, t: Tensor) -> nn.Module:
     sigma, mu = (c.flatten() for c in film.coefficients(t))
     bias = layer.bias * sigma + mu
     if isinstance(layer, nn.Conv2d):
-        return _layer(nn.Conv2d, layer.weight * sigma[:, None, None, None], bias, stride=layer.stride, padding=layer.padding)
+        return frozen_layer(nn.Conv2d, layer.weight * sigma[:, None, None, None], bias, stride=layer.stride, padding=layer.padding)
     weight = layer.weight * sigma[None, :, None, None]
     if layer.out_channels < SUBPIXEL_BELOW:
         return subpixel(weight, bias, layer.stride[0], layer.padding[0])
-    return _layer(nn.ConvTranspose2d, weight, bias, stride=layer.stride, padding=layer.padding,
+    return frozen_layer(nn.ConvTranspose2d, weight, bias, stride=layer.stride, padding=layer.padding,
                   output_padding=layer.output_padding)  # fmt: skip
 
 

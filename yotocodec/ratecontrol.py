@@ -133,10 +133,9 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float,
     results: dict[float, Result] = {}
     t = float(np.interp(aim, typical, TYPICAL_LOG_LMBDA))
     while len(scores) < MAX_PROBES and t not in scores:
-        lmbda = float(np.float32(math.exp(t)))
-        data = codec.encode(image, lmbda, model)
+        data = codec.encode(image, float(np.float32(math.exp(t))), model)
         value, scores[t] = _score(kind, data, image, model)
-        results[t] = Result(data, lmbda, value, False, len(scores))
+        results[t] = Result(data, codec.inspect(data).lmbda, value, False, len(scores))
         if _within(kind, value, target):
             break
         t = min(max(_next_t(scores, aim, typical), lo), hi)
