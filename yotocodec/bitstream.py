@@ -10,7 +10,7 @@ Layout, format version 3 (all integers little-endian)::
     14     4     λ, IEEE-754 float32: one of 2¹⁶ log-spaced values over the model's range
     18     4     image height in pixels (uint32)
     22     4     image width in pixels (uint32)
-    26     2     R: every y symbol lies in [-R, R] (uint16)
+    26     2     R: every y symbol lies in [-R, R] (uint16, at most 4096)
     28     4     length of the z stream in bytes (uint32)
     32     4     length of the y stream in bytes (uint32)
     36     4     CRC-32 of bytes [0, 36) and of the payload
@@ -44,6 +44,10 @@ FLAG_GRAY = 0x01
 """The source image was grayscale: it was coded as RGB and is decoded back to one channel."""
 MAX_SIDE = 1 << 16
 """Largest accepted image side in pixels (guards the decoder's allocations)."""
+MAX_PIXELS = 1 << 25
+"""Largest accepted image area (33.5 megapixels), for the same reason."""
+MAX_Y_RANGE = 1 << 12
+"""Largest accepted R (|ŷ| ≤ R; natural images stay in the low hundreds): bounds table sizes."""
 
 
 class YotoError(Exception):
@@ -77,10 +81,10 @@ class Bitstream:
 def pack(model_id: bytes, lmbda: float, height: int, width: int, y_range: int,
          z_stream: bytes, y_stream: bytes, flags: int = 0) -> bytes:  # fmt: skip
     """Serialize one image's streams into a ``.yoto`` file."""
-    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
-        raise ValueError(f"image size {width}x{height} is outside 1..{MAX_SIDE} per side")
-    if not 0 <= y_range < 1 << 16:
-        raise ValueError(f"latent range {y_range} does not fit the format")
+    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
+        raise ValueError(f"image size {width}x{height} is outside 1..{MAX_SIDE} per side or over {MAX_PIXELS} pixels")
+    if not 0 <= y_range <= MAX_Y_RANGE:
+        raise ValueError(f"latent range {y_range} is outside the format's 0..{MAX_Y_RANGE}")
     head = _HEADER.pack(MAGIC, VERSION, flags, model_id, lmbda, height, width, y_range,
                         len(z_stream), len(y_stream))  # fmt: skip
     payload = z_stream + y_stream
@@ -109,8 +113,10 @@ def parse(data: bytes) -> Bitstream:
         raise BitstreamError("corrupted .yoto file: checksum mismatch")
     if flags & ~FLAG_GRAY:
         raise BitstreamError(f"unknown flags {flags:#x} in .yoto header")
-    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
+    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
         raise BitstreamError(f"implausible image size {width}x{height} in .yoto header")
+    if y_range > MAX_Y_RANGE:
+        raise BitstreamError(f"implausible latent range {y_range} in .yoto header")
     if z_len % 4 or y_len % 4:
         raise BitstreamError("corrupted .yoto file: stream lengths are not whole 32-bit words")
     header = Header(version, model_id, lmbda, height, width, y_range, z_len, y_len, flags)
