@@ -10,7 +10,7 @@ import yotocodec
 from yotocodec import codec, inference
 from yotocodec.bitstream import BitstreamError, parse
 
-from conftest import random_image, tiny_model
+from conftest import SAMPLE, random_image, tiny_model
 
 
 @pytest.mark.parametrize("size", [(64, 64), (37, 53), (1, 1), (130, 70)])
@@ -102,3 +102,18 @@ def test_folded_transforms_equal_the_film_conditioned_ones(tiny):
         z = tiny.h_a(y.abs(), t)
         assert torch.allclose(tf.h_a(y.abs()), z, atol=1e-4)
         assert torch.allclose(tf.h_s(z), tiny.h_s(z, t), atol=1e-4)
+
+
+@pytest.mark.parametrize("halo, close", [(inference.HALO, True), (0, False)])
+def test_tiled_transforms_match_whole_image_ones_given_the_halo(shipped, halo, close):
+    image = np.asarray(Image.open(SAMPLE).convert("RGB").crop((0, 0, 384, 256)))
+    with torch.no_grad():
+        tf = inference.Transforms(shipped, codec._rate(0.02, shipped).t)
+        x = codec._to_tensor(image)
+        y = inference.analysis(tf.g_a, x, 24)
+        tiled_y = inference.analysis(tf.g_a, x, 8, halo)
+        whole = inference.synthesis(tf.g_s, torch.round(y), 256, 384, 24)
+        tiled = inference.synthesis(tf.g_s, torch.round(y), 256, 384, 8, halo)
+    y_err = float((tiled_y - y).abs().max())
+    px_err = int(np.abs(tiled.astype(int) - whole).max())
+    assert (y_err < 1e-3 and px_err <= 1) if close else (y_err > 0.01 and px_err > 1)

@@ -81,8 +81,7 @@ def _to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
 
 
 def _to_image(x: torch.Tensor) -> Image.Image:
-    a = x[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    return Image.fromarray(np.ascontiguousarray(a), "RGB")
+    return Image.fromarray(np.ascontiguousarray(inference.to_uint8(x)), "RGB")
 
 
 def _pad(x: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -141,7 +140,8 @@ def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior
     x = _to_tensor(image)
     height, width = x.shape[2:]
     tf = inference.Transforms(model, rate.t)
-    y = tf.g_a(_pad(x, model.downsampling_factor))
+    xp = _pad(x, model.downsampling_factor)
+    y = inference.analysis(tf.g_a, xp, inference.tile_for(height * width, (xp.shape[2] // 16, xp.shape[3] // 16)))
     z_symbols = model.z_symbols(tf.h_a(torch.abs(y)))
     indexes = _hyper_synthesis(model, rate.k)(model.z_hat(z_symbols))
     y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
@@ -177,8 +177,8 @@ def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
     except (ValueError, RuntimeError, AssertionError) as e:
         raise BitstreamError(f"corrupted .yoto payload: entropy decoding failed ({e})") from None
     y_hat = torch.from_numpy(y_symbols).float().reshape(indexes.shape)
-    x_hat = tf.g_s(y_hat)[:, :, : h.height, : h.width]
-    image = _to_image(x_hat)
+    tile = inference.tile_for(h.height * h.width, tuple(y_hat.shape[2:]))
+    image = Image.fromarray(inference.synthesis(tf.g_s, y_hat, h.height, h.width, tile), "RGB")
     return image.convert("L") if h.flags & FLAG_GRAY else image
 
 

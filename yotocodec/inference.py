@@ -12,6 +12,7 @@ transposed convolution is the faster one, 32 ms vs 44 ms, and stays).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from compressai.layers import GDN
@@ -126,3 +127,55 @@ class Transforms:
         setattr(self, name, folded)
         return folded
 
+
+
+# --- large images ----------------------------------------------------------------------
+TILE, HALO = 32, 4
+"""Large images go through g_a and g_s in tiles of TILE latents (512 px) with HALO latents
+(64 px) of context on each side, beyond both transforms' receptive fields, so memory is
+bounded by one tile while y and x̂ match the whole-image result up to float rounding."""
+LARGE = 1 << 22
+"""Images with more pixels than this (4 megapixels) are processed in tiles."""
+
+
+def _spans(n: int, tile: int, halo: int) -> list[tuple[int, int, int, int]]:
+    """(start, stop) of each tile along an axis of ``n`` latents, and of its haloed input."""
+    return [(a, min(a + tile, n), max(0, a - halo), min(n, a + tile + halo)) for a in range(0, n, tile)]
+
+
+def tile_for(pixels: int, latents: tuple[int, int]) -> int:
+    """TILE for a large image; one tile covering everything otherwise."""
+    return TILE if pixels > LARGE else max(latents)
+
+
+def analysis(g_a: nn.Module, x: Tensor, tile: int, halo: int = HALO) -> Tensor:
+    """y = g_a(x) (sides of x multiples of 16), computed tile by tile."""
+    f = 16
+    rows, cols = x.shape[2] // f, x.shape[3] // f
+    y = None
+    for r0, r1, i0, i1 in _spans(rows, tile, halo):
+        for c0, c1, j0, j1 in _spans(cols, tile, halo):
+            out = g_a(x[:, :, i0 * f : i1 * f, j0 * f : j1 * f])
+            y = out.new_empty(1, out.shape[1], rows, cols) if y is None else y
+            y[:, :, r0:r1, c0:c1] = out[:, :, r0 - i0 : r1 - i0, c0 - j0 : c1 - j0]
+    return y
+
+
+def to_uint8(x: Tensor) -> np.ndarray:
+    """An (1, C, H, W) tensor in [0, 1] as a uint8 (H, W, C) array."""
+    return x[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def synthesis(g_s: nn.Module, y_hat: Tensor, height: int, width: int, tile: int, halo: int = HALO) -> np.ndarray:
+    """x̂ = g_s(ŷ) cropped to height × width, tile by tile, straight into a uint8 (H, W, 3) array."""
+    f = 16
+    image = np.empty((height, width, 3), dtype=np.uint8)
+    for r0, r1, i0, i1 in _spans(y_hat.shape[2], tile, halo):
+        for c0, c1, j0, j1 in _spans(y_hat.shape[3], tile, halo):
+            rows, cols = slice(r0 * f, min(r1 * f, height)), slice(c0 * f, min(c1 * f, width))
+            if rows.start >= rows.stop or cols.start >= cols.stop:
+                continue
+            x = g_s(y_hat[:, :, i0:i1, j0:j1])
+            top, left = (r0 - i0) * f, (c0 - j0) * f
+            image[rows, cols] = to_uint8(x[:, :, top : top + rows.stop - rows.start, left : left + cols.stop - cols.start])
+    return image
