@@ -1,5 +1,7 @@
 """Range coding of y: grouped quantized-Gaussian models, exact round trips, near-ideal size."""
 
+import math
+
 import numpy as np
 
 from yotocodec import entropy
@@ -33,3 +35,11 @@ def test_y_stream_is_within_one_percent_of_the_information_content():
     ideal_bits = -np.log2(pmfs[indexes, symbols + y_range]).sum()
     coded_bits = 8 * len(entropy.encode_gaussian(symbols, indexes, TABLE, y_range))
     assert ideal_bits <= coded_bits <= 1.01 * ideal_bits + 64
+
+
+def test_normal_cdf_is_accurate_in_the_body_and_the_tails():
+    x = np.linspace(-10, 10, 2001)
+    reference = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in x])
+    got = entropy.normal_cdf(x)
+    assert np.abs(got - reference).max() < 1e-7
+    assert np.all(np.abs(got - reference)[x < 0] <= 2e-7 * reference[x < 0])
