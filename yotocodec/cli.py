@@ -79,7 +79,7 @@ def _encode(args: argparse.Namespace) -> int:
     else:
         files.write_bytes(output, data)
     info = codec.inspect(data)
-    _report(output, f"{output}: {info.num_bytes} bytes, {info.bpp:.4f} bpp, λ={info.lmbda:.6g}{note}")
+    _report(output, f"{output}: {info.num_bytes} bytes, {info.bpp:.4f} bpp, λ={info.lmbda:.4g}{note}")
     return 0
 
 
@@ -109,7 +109,7 @@ def _info(args: argparse.Namespace) -> None:
     from .codec import inspect
 
     i = inspect(Path(args.input).read_bytes())
-    print(f"λ      {i.lmbda:.6g}\nsize   {i.width}x{i.height}\nbytes  {i.num_bytes}\n"
+    print(f"λ      {i.lmbda:.4g}\nsize   {i.width}x{i.height}\nbytes  {i.num_bytes}\n"
           f"bpp    {i.bpp:.4f}\nmodel  {i.model_id}\nformat version {i.version}")  # fmt: skip
 
 

@@ -131,7 +131,7 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float,
     lo, hi = math.log(model.config.lmbda_min), math.log(model.config.lmbda_max)
     scores: dict[float, float] = {}
     results: dict[float, Result] = {}
-    t = float(np.interp(aim, typical, TYPICAL_LOG_LMBDA))
+    t = min(max(float(np.interp(aim, typical, TYPICAL_LOG_LMBDA)), lo), hi)
     while len(scores) < MAX_PROBES and t not in scores:
         data = codec.encode(image, float(np.float32(math.exp(t))), model)
         value, scores[t] = _score(kind, data, image, model)
@@ -157,7 +157,7 @@ def _best(kind: str, target: float, results: list[Result], probes: int, strict: 
 def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quality: float | None = None,
            size: int | str | None = None, bpp: float | None = None, psnr: float | None = None,
            model: ScaleHyperprior | None = None, strict: bool = False) -> bytes:  # fmt: skip
-    """Compress an RGB image (PIL image or uint8 (H, W, 3) array) at one setting, given alone:
+    """Compress an image (PIL image, uint8 RGB or gray array) at one setting, given alone:
     ``lmbda``, ``quality`` (1..100), or a target ``size`` (bytes, or text like ``"40KB"``),
     ``bpp`` or ``psnr`` (dB) met as closely as the model allows (``strict``: or raise)."""
     given = {k: v for k, v in dict(lmbda=lmbda, quality=quality, size=size, bpp=bpp, psnr=psnr).items() if v is not None}
