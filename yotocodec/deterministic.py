@@ -9,8 +9,8 @@ integers here:
 
 - λ is snapped to one of ``LEVELS`` log-spaced values, so the FiLM input t = 2k/(LEVELS−1) − 1
   is an exact rational;
-- each FiLM MLP of h_s is evaluated in float64 with correctly rounded operations only
-  (elementwise products, ``math.fsum``), so σ(λ), μ(λ) are the same everywhere, and folded
+- each FiLM MLP of h_s is evaluated in float64 by correctly rounded operations in a fixed
+  order (no BLAS, no fused multiply-add), so σ(λ), μ(λ) are the same everywhere, and folded
   into its convolution, whose weights are then rounded to integers (steps of 2^-W_BITS);
 - activations are integers (steps of 2^-A_BITS). Every convolution sums integers whose
   magnitude is checked to stay below 2^53, so float64 arithmetic computes it exactly in any
@@ -60,11 +60,14 @@ def film_input(k: int, lo: float, hi: float) -> float:
 
 
 def film_coefficients(film: FiLM, t: float) -> tuple[np.ndarray, np.ndarray]:
-    """σ(t), μ(t) in float64 from correctly rounded operations only (same on every platform)."""
+    """σ(t), μ(t) in float64 from correctly rounded operations in a fixed order (the same on
+    every platform)."""
     w1, b1 = (p.detach().double().numpy().ravel() for p in (film.mlp[0].weight, film.mlp[0].bias))
     w2, b2 = (p.detach().double().numpy() for p in (film.mlp[2].weight, film.mlp[2].bias))
     hidden = np.maximum(w1 * t + b1, 0.0)  # separate ufuncs: no fused multiply-add
-    out = np.array([math.fsum([*(row * hidden), b]) for row, b in zip(w2, b2)])
+    out = b2.copy()
+    for column, h in zip(w2.T, hidden):  # a fixed order of correctly rounded steps
+        out = out + column * h
     s, mu = np.split(out, 2)
     return 1.0 + s, mu
 
