@@ -160,7 +160,7 @@ def test_entropy_coding(benchmark, image, model, op):
         indexes = codec._hyper_synthesis(model, codec._rate(LMBDA, model).k)(model.z_hat(z_symbols)).flatten().numpy()
     y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
     z_rows, pmfs, y_range = z_symbols[0].flatten(1).numpy(), model.z_pmfs(), int(np.abs(y_symbols).max())
-    scales = codec._scales(model)
+    scales = model.scales()
 
     def encode():
         return entropy.encode_categorical(z_rows, pmfs), entropy.encode_gaussian(y_symbols, indexes, scales, y_range)

@@ -60,7 +60,7 @@ def tf32_device(monkeypatch):
 def _decode_y(symbols, indexes, shipped):
     """Code y with the encoder's indexes, decode it with ``indexes[1]`` (None: the decoder
     noticed the stream cannot be right)."""
-    table, y_range = codec._scales(shipped), int(np.abs(symbols).max())
+    table, y_range = shipped.scales(), int(np.abs(symbols).max())
     data = entropy.encode_gaussian(symbols, indexes[0].flatten().numpy(), table, y_range)
     try:
         return entropy.decode_gaussian(data, indexes[1].flatten().numpy(), table, y_range)

@@ -67,8 +67,7 @@ def _encode(args: argparse.Namespace) -> int:
     if kind in ("lmbda", "quality"):
         data = ratecontrol.encode(image, model=model, **{kind: value})
     else:
-        target = ratecontrol.parse_size(value) if kind == "size" else value
-        r = ratecontrol.encode_to(image, kind, target, model, strict=args.strict)
+        r = ratecontrol.encode_to(image, kind, value, model, strict=args.strict)
         data, note = r.data, f" ({kind} target {value}: {_achieved(kind, r)} in {r.probes} encodes)"
         if not r.reached:
             print(f"yoto: warning: {kind} target {value} is out of reach for this image; "

@@ -127,11 +127,6 @@ def _hyper_synthesis(model: ScaleHyperprior, k: int) -> deterministic.IntegerHyp
 
 
 # --- the codec -------------------------------------------------------------------------
-def _scales(model: ScaleHyperprior) -> np.ndarray:
-    """The scale table (float64) that the y stream's scale indexes point into."""
-    return model.gaussian_conditional.scale_table.numpy().astype(np.float64)
-
-
 @torch.inference_mode()
 def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None) -> bytes:
     """Compress an image (PIL image, uint8 (H, W, 3) or gray (H, W) array) at trade-off ``lmbda``."""
@@ -141,13 +136,13 @@ def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior
     height, width = x.shape[2:]
     tf = inference.Transforms(model, rate.t)
     xp = _pad(x, model.downsampling_factor)
-    y = inference.analysis(tf.g_a, xp, inference.tile_for(height * width, (xp.shape[2] // 16, xp.shape[3] // 16)))
+    y = inference.analysis(tf.g_a, xp, inference.tile_for(height * width, xp.shape[2:]))
     z_symbols = model.z_symbols(tf.h_a(torch.abs(y)))
     indexes = _hyper_synthesis(model, rate.k)(model.z_hat(z_symbols))
     y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
     y_range = max(1, int(np.abs(y_symbols).max()))
     z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())
-    y_stream = entropy.encode_gaussian(y_symbols, indexes.flatten().numpy(), _scales(model), y_range)
+    y_stream = entropy.encode_gaussian(y_symbols, indexes.flatten().numpy(), model.scales(), y_range)
     flags = FLAG_GRAY if _is_gray(image) else 0
     return pack(model_id(model), rate.lmbda, height, width, y_range, z_stream, y_stream, flags)
 
@@ -173,11 +168,11 @@ def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
         z_symbols = entropy.decode_categorical(bs.z_stream, model.z_pmfs(), zh * zw)
         z_hat = model.z_hat(torch.from_numpy(z_symbols).to(torch.int64).reshape(1, -1, zh, zw))
         indexes = _hyper_synthesis(model, rate.k)(z_hat)
-        y_symbols = entropy.decode_gaussian(bs.y_stream, indexes.flatten().numpy(), _scales(model), h.y_range)
+        y_symbols = entropy.decode_gaussian(bs.y_stream, indexes.flatten().numpy(), model.scales(), h.y_range)
     except (ValueError, RuntimeError, AssertionError) as e:
         raise BitstreamError(f"corrupted .yoto payload: entropy decoding failed ({e})") from None
     y_hat = torch.from_numpy(y_symbols).float().reshape(indexes.shape)
-    tile = inference.tile_for(h.height * h.width, tuple(y_hat.shape[2:]))
+    tile = inference.tile_for(h.height * h.width, (zh * f, zw * f))
     image = Image.fromarray(inference.synthesis(tf.g_s, y_hat, h.height, h.width, tile), "RGB")
     return image.convert("L") if h.flags & FLAG_GRAY else image
 

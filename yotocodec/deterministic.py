@@ -113,7 +113,7 @@ class IntegerHyperSynthesis(nn.Module):
                 relu = i + 2 < len(items) and isinstance(items[i + 2], nn.ReLU)
                 layers.append(IntegerLayer(layer, items[i + 1], t, relu))
         self.layers = nn.Sequential(*layers)
-        table = np.asarray(model.gaussian_conditional.scale_table.numpy(), dtype=np.float64)
+        table = model.scales()
         self.thresholds = torch.from_numpy(np.ceil(np.sqrt(table[:-1] * table[1:]) * 2.0**A_BITS))
 
     @torch.no_grad()

@@ -136,6 +136,8 @@ TILE, HALO = 32, 4
 bounded by one tile while y and x̂ match the whole-image result up to float rounding."""
 LARGE = 1 << 22
 """Images with more pixels than this (4 megapixels) are processed in tiles."""
+STRIDE = 16
+"""Pixels per latent of y (g_a downsamples 2⁴)."""
 
 
 def _spans(n: int, tile: int, halo: int) -> list[tuple[int, int, int, int]]:
@@ -143,14 +145,14 @@ def _spans(n: int, tile: int, halo: int) -> list[tuple[int, int, int, int]]:
     return [(a, min(a + tile, n), max(0, a - halo), min(n, a + tile + halo)) for a in range(0, n, tile)]
 
 
-def tile_for(pixels: int, latents: tuple[int, int]) -> int:
-    """TILE for a large image; one tile covering everything otherwise."""
-    return TILE if pixels > LARGE else max(latents)
+def tile_for(pixels: int, padded: tuple[int, int]) -> int:
+    """TILE (in latents) for a large image; one tile covering the padded image otherwise."""
+    return TILE if pixels > LARGE else max(padded) // STRIDE
 
 
 def analysis(g_a: nn.Module, x: Tensor, tile: int, halo: int = HALO) -> Tensor:
-    """y = g_a(x) (sides of x multiples of 16), computed tile by tile."""
-    f = 16
+    """y = g_a(x) (sides of x multiples of STRIDE), computed tile by tile."""
+    f = STRIDE
     rows, cols = x.shape[2] // f, x.shape[3] // f
     y = None
     for r0, r1, i0, i1 in _spans(rows, tile, halo):
@@ -168,7 +170,7 @@ def to_uint8(x: Tensor) -> np.ndarray:
 
 def synthesis(g_s: nn.Module, y_hat: Tensor, height: int, width: int, tile: int, halo: int = HALO) -> np.ndarray:
     """x̂ = g_s(ŷ) cropped to height × width, tile by tile, straight into a uint8 (H, W, 3) array."""
-    f = 16
+    f = STRIDE
     image = np.empty((height, width, 3), dtype=np.uint8)
     for r0, r1, i0, i1 in _spans(y_hat.shape[2], tile, halo):
         for c0, c1, j0, j1 in _spans(y_hat.shape[3], tile, halo):

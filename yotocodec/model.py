@@ -113,6 +113,10 @@ class ScaleHyperprior(nn.Module):
         x_hat = self.g_s(y_hat, t)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
+    def scales(self) -> np.ndarray:
+        """The scale table (float64) that the y stream's scale indexes point into."""
+        return self.gaussian_conditional.scale_table.numpy().astype(np.float64)
+
     def aux_loss(self) -> Tensor:
         """Loss fitting the factorized prior's quantiles (CompressAI convention)."""
         return self.entropy_bottleneck.loss()

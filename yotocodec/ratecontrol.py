@@ -117,11 +117,13 @@ def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray, slope_p
     return t
 
 
-def encode_to(image: Image.Image | np.ndarray, kind: str, target: float,
+def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
               model: ScaleHyperprior | None = None, strict: bool = False) -> Result:  # fmt: skip
-    """Encode ``image`` at the λ whose file meets ``target`` (``kind``: size in bytes, bpp, psnr in dB)."""
+    """Encode ``image`` at the λ whose file meets ``target`` (``kind``: size in bytes or text
+    like ``"40KB"``, bpp, psnr in dB)."""
     if kind not in KINDS:
         raise ValueError(f"unknown target {kind!r}; use one of {', '.join(KINDS)}")
+    target = parse_size(target) if kind == "size" else float(target)
     if not (math.isfinite(target) and target > 0):
         raise ValueError(f"the {kind} target must be a positive number, got {target}")
     model = model or codec.load()
@@ -171,5 +173,4 @@ def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quali
     ((kind, value),) = given.items()
     if kind in ("lmbda", "quality"):
         return codec.encode(image, value if kind == "lmbda" else quality_to_lmbda(value), model)
-    value = parse_size(value) if kind == "size" else value
-    return encode_to(image, kind, float(value), model, strict).data
+    return encode_to(image, kind, value, model, strict).data
