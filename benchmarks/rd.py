@@ -185,6 +185,15 @@ def quality(point: dict, metric: str) -> float:
     return point["psnr"] if metric == "psnr" else -10 * math.log10(1 - point["ms_ssim"])
 
 
+def pareto(points: list[dict], metric: str = "psnr") -> list[dict]:
+    """The points no other point beats (fewer or equal bits and higher quality), by rate."""
+    front: list[dict] = []
+    for p in sorted(points, key=lambda q: (q["bpp"], -quality(q, metric))):
+        if not front or quality(p, metric) > quality(front[-1], metric):
+            front.append(p)
+    return front
+
+
 def psnr_at(points: list[dict], bpp: float) -> float:
     """PSNR of a curve at ``bpp`` (linear in log-rate); NaN outside the curve."""
     rates = np.log([p["bpp"] for p in points])

@@ -127,9 +127,41 @@ def _hyper_synthesis(model: ScaleHyperprior, k: int) -> deterministic.IntegerHyp
 
 
 # --- the codec -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Analysis:
+    """An image's latents y at one λ: the expensive half of ``encode`` (g_a), kept so that
+    rate control can judge a λ and then pack the chosen one without computing y again."""
+
+    model: ScaleHyperprior
+    rate: _Rate
+    transforms: inference.Transforms
+    y: torch.Tensor
+    height: int
+    width: int
+    gray: bool
+
+    @torch.inference_mode()
+    def pack(self) -> bytes:
+        """The ``.yoto`` file: h_a, ẑ, the integer h_s and both entropy-coded streams."""
+        model, y = self.model, self.y
+        z_symbols = model.z_symbols(self.transforms.h_a(torch.abs(y)))
+        indexes = _hyper_synthesis(model, self.rate.k)(model.z_hat(z_symbols))
+        y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
+        y_range = max(1, int(np.abs(y_symbols).max()))
+        z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())
+        y_stream = entropy.encode_gaussian(y_symbols, indexes.flatten().numpy(), model.scales(), y_range)
+        flags = FLAG_GRAY if self.gray else 0
+        return pack(model_id(model), self.rate.lmbda, self.height, self.width, y_range, z_stream, y_stream, flags)
+
+    @torch.inference_mode()
+    def decoded(self) -> Image.Image:
+        """What ``decode(self.pack())`` returns, without coding: ŷ = round(y) either way."""
+        return _reconstruct(self.transforms, torch.round(self.y), self.height, self.width, self.gray)
+
+
 @torch.inference_mode()
-def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None) -> bytes:
-    """Compress an image (PIL image, uint8 (H, W, 3) or gray (H, W) array) at trade-off ``lmbda``."""
+def analyse(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None) -> Analysis:
+    """y = g_a(image) at trade-off ``lmbda`` (checked and snapped as ``encode`` does)."""
     model = model or load()
     rate = _rate(lmbda, model)
     x = _to_tensor(image)
@@ -137,14 +169,20 @@ def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior
     tf = inference.Transforms(model, rate.t)
     xp = _pad(x, model.downsampling_factor)
     y = inference.analysis(tf.g_a, xp, inference.tile_for(height * width, xp.shape[2:]))
-    z_symbols = model.z_symbols(tf.h_a(torch.abs(y)))
-    indexes = _hyper_synthesis(model, rate.k)(model.z_hat(z_symbols))
-    y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
-    y_range = max(1, int(np.abs(y_symbols).max()))
-    z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())
-    y_stream = entropy.encode_gaussian(y_symbols, indexes.flatten().numpy(), model.scales(), y_range)
-    flags = FLAG_GRAY if _is_gray(image) else 0
-    return pack(model_id(model), rate.lmbda, height, width, y_range, z_stream, y_stream, flags)
+    return Analysis(model, rate, tf, y, height, width, _is_gray(image))
+
+
+def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None) -> bytes:
+    """Compress an image (PIL image, uint8 (H, W, 3) or gray (H, W) array) at trade-off ``lmbda``."""
+    return analyse(image, lmbda, model).pack()
+
+
+def _reconstruct(tf: inference.Transforms, y_hat: torch.Tensor, height: int, width: int, gray: bool) -> Image.Image:
+    """x̂ = g_s(ŷ), cropped, as the PIL image ``decode`` returns (L for a grayscale source)."""
+    padded = inference.STRIDE * y_hat.shape[2], inference.STRIDE * y_hat.shape[3]
+    tile = inference.tile_for(height * width, padded)
+    image = Image.fromarray(inference.synthesis(tf.g_s, y_hat, height, width, tile), "RGB")
+    return image.convert("L") if gray else image
 
 
 @torch.inference_mode()
@@ -172,9 +210,7 @@ def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
     except (ValueError, RuntimeError, AssertionError) as e:
         raise BitstreamError(f"corrupted .yoto payload: entropy decoding failed ({e})") from None
     y_hat = torch.from_numpy(y_symbols).float().reshape(indexes.shape)
-    tile = inference.tile_for(h.height * h.width, (zh * f, zw * f))
-    image = Image.fromarray(inference.synthesis(tf.g_s, y_hat, h.height, h.width, tile), "RGB")
-    return image.convert("L") if h.flags & FLAG_GRAY else image
+    return _reconstruct(tf, y_hat, h.height, h.width, bool(h.flags & FLAG_GRAY))
 
 
 @torch.inference_mode()

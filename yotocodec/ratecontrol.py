@@ -4,11 +4,13 @@ File size and PSNR both grow monotonically and smoothly with log λ, and the cur
 different images are, to a good approximation, one typical curve F shifted and scaled:
 f(log λ) ≈ s·F(log λ) + δ. The search probes with real encodes: first where the typical
 image meets the target, then where the fitted curve (δ from one probe; s and δ from the
-two probes nearest the target) meets it, inside the bracket once there is one. Every
-probe is exact, so what is reported is exact. The answer is the probe closest to the
-target on the allowed side: sizes and bpp at or below it (within 2 %), PSNR at or above
-it (within 0.1 dB). A target outside the model's range gets the nearest end of the range,
-flagged as not reached, or a ``TargetError`` when ``strict``.
+two probes nearest the target) meets it, inside the bracket once there is one, bisecting
+the bracket when the fit misses twice the same way. Every probe is exact (a PSNR probe
+reconstructs the decoder's image from y and is entropy coded only if chosen), so what is
+reported is exact. The answer is the probe closest to the target on the allowed side:
+sizes and bpp at or below it (within 2 %), PSNR at or above it (within 0.1 dB). A target
+outside the model's range gets the nearest end of the range, flagged as not reached, or a
+``TargetError`` when ``strict``.
 """
 
 from __future__ import annotations
@@ -79,13 +81,32 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
-def _score(kind: str, data: bytes, image: Image.Image, model: ScaleHyperprior) -> tuple[float, float]:
-    """(value in the target's unit, searched score): the score is log bpp or PSNR."""
-    bpp = 8.0 * len(data) / (image.width * image.height)
+@dataclass(frozen=True)
+class _Probe:
+    """One λ tried: its value in the target's unit, and the encoding (packed on demand)."""
+
+    analysis: codec.Analysis
+    value: float
+    data: bytes | None = None
+
+    def result(self, reached: bool, probes: int) -> Result:
+        data = self.data if self.data is not None else self.analysis.pack()
+        return Result(data, self.analysis.rate.lmbda, self.value, reached, probes)
+
+
+def _probe(kind: str, image: Image.Image, t: float, model: ScaleHyperprior) -> tuple[_Probe, float]:
+    """Encode at λ = e^t; returns the probe and its searched score (log bpp, or PSNR).
+
+    A PSNR probe reconstructs from y without entropy coding (the decoder's image exactly) and
+    packs only if it is chosen.
+    """
+    analysis = codec.analyse(image, float(np.float32(math.exp(t))), model)
     if kind == "psnr":
-        value = psnr_db(image.convert(source_mode(image)), codec.decode(data, model))
-        return value, value
-    return (float(len(data)) if kind == "size" else bpp), math.log(bpp)
+        value = psnr_db(image.convert(source_mode(image)), analysis.decoded())
+        return _Probe(analysis, value), value
+    data = analysis.pack()
+    bpp = 8.0 * len(data) / (image.width * image.height)
+    return _Probe(analysis, float(len(data)) if kind == "size" else bpp, data), math.log(bpp)
 
 
 def _allowed(kind: str, value: float, target: float) -> bool:
@@ -99,10 +120,18 @@ def _within(kind: str, value: float, target: float) -> bool:
 
 
 def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray, slope_per_offset: float) -> float:
-    """Where s·F(t) + δ, fitted to the probes nearest ``aim``, meets it (inside any bracket)."""
+    """Where s·F(t) + δ, fitted to the probes nearest ``aim``, meets it (inside any bracket).
+
+    Once bracketed, two probes in a row on the same side of ``aim`` mean the fit keeps
+    missing one way (a steep or bent stretch of the curve): the bracket is bisected instead.
+    """
     ts = sorted(probes, key=lambda t: abs(probes[t] - aim))
     below, above = [t for t in ts if probes[t] < aim], [t for t in ts if probes[t] >= aim]
     pair = [below[0], above[0]] if below and above else ts[:2]
+    if below and above:
+        last = list(probes.values())[-2:]
+        if len(last) == 2 and (last[0] < aim) == (last[1] < aim):
+            return (pair[0] + pair[1]) / 2
     F = np.interp(pair, TYPICAL_LOG_LMBDA, typical)
     if len(pair) == 2 and abs(F[0] - F[1]) > 1e-6:
         s = (probes[pair[0]] - probes[pair[1]]) / (F[0] - F[1])
@@ -112,7 +141,7 @@ def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray, slope_p
     offset = probes[pair[0]] - s * F[0]
     t = float(np.interp((aim - offset) / s, typical, TYPICAL_LOG_LMBDA))
     if below and above:  # stay strictly inside the bracket
-        a, b = sorted((below[0], above[0]))
+        a, b = sorted(pair)
         t = min(max(t, a + 0.05 * (b - a)), b - 0.05 * (b - a))
     return t
 
@@ -137,28 +166,26 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
         aim = math.log(bpp * (1 - tol / 2))
     lo, hi = math.log(model.config.lmbda_min), math.log(model.config.lmbda_max)
     scores: dict[float, float] = {}
-    results: dict[float, Result] = {}
+    best: _Probe | None = None
     t = min(max(float(np.interp(aim, typical, TYPICAL_LOG_LMBDA)), lo), hi)
     while len(scores) < MAX_PROBES and t not in scores:
-        data = codec.encode(image, float(np.float32(math.exp(t))), model)
-        value, scores[t] = _score(kind, data, image, model)
-        results[t] = Result(data, codec.inspect(data).lmbda, value, False, len(scores))
-        if _within(kind, value, target):
+        probe, scores[t] = _probe(kind, image, t, model)
+        if best is None or _rank(kind, probe.value, target) < _rank(kind, best.value, target):
+            best = probe
+        if _within(kind, probe.value, target):
             break
         t = min(max(_next_t(scores, aim, typical, SLOPE_PER_OFFSET[curve]), lo), hi)
-    return _best(kind, target, list(results.values()), len(scores), strict)
-
-
-def _best(kind: str, target: float, results: list[Result], probes: int, strict: bool) -> Result:
-    """The probe closest to the target on the allowed side (else the closest one), flagged."""
-    allowed = [r for r in results if _allowed(kind, r.value, target)]
-    best = min(allowed or results, key=lambda r: abs(r.value - target))
-    best = Result(best.data, best.lmbda, best.value, _within(kind, best.value, target), probes)
-    if strict and not best.reached:
+    result = best.result(_within(kind, best.value, target), len(scores))
+    if strict and not result.reached:
         unit = " dB" if kind == "psnr" else (" bytes" if kind == "size" else " bpp")
         raise TargetError(f"{kind} target {target:g}{unit} is out of this model's reach for this image: "
-                          f"the closest is {best.value:.4g}{unit} at λ={best.lmbda:.4g}")  # fmt: skip
-    return best
+                          f"the closest is {result.value:.4g}{unit} at λ={result.lmbda:.4g}")  # fmt: skip
+    return result
+
+
+def _rank(kind: str, value: float, target: float) -> tuple[bool, float]:
+    """Orders probes: on the allowed side of the target first, then the closest."""
+    return not _allowed(kind, value, target), abs(value - target)
 
 
 def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quality: float | None = None,
