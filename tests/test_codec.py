@@ -47,6 +47,15 @@ def test_grayscale_sources_decode_to_grayscale_and_palette_ones_to_rgb(tiny, rng
     assert as_rgb[0].y_stream == as_rgb[1].y_stream and as_rgb[0].header.flags != as_rgb[1].header.flags
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_analysis_predicts_the_decoded_image_exactly_without_coding(tiny, rng, mode):
+    image = Image.fromarray(random_image(rng, 45, 70)).convert(mode)
+    analysis = codec.analyse(image, 0.03, tiny)
+    decoded = codec.decode(analysis.pack(), tiny)
+    assert analysis.decoded().mode == decoded.mode == mode
+    assert np.array_equal(np.asarray(analysis.decoded()), np.asarray(decoded))
+
+
 @pytest.mark.parametrize("lmbda", [1e-4, 0.3, float("nan"), float("inf"), -1.0, "x"])
 def test_lmbda_outside_the_trained_range_is_refused(tiny, rng, lmbda):
     with pytest.raises(ValueError, match="λ"):

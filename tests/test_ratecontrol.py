@@ -1,5 +1,7 @@
 """Rate control: targets met from the allowed side, unreachable ones flagged or refused."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -68,3 +70,20 @@ def test_top_level_encode_takes_exactly_one_setting(shipped, crop):
     for wrong in ({}, {"lmbda": 0.01, "bpp": 0.5}):
         with pytest.raises(ValueError, match="exactly one"):
             yotocodec.encode(crop, model=shipped, **wrong)
+
+
+def test_the_search_converges_on_a_steep_stretch_without_repeating_a_lmbda(shipped, crop, monkeypatch):
+    """A PSNR curve with a cliff near λ_min (as some images show): plain interpolation creeps
+    along one end of the bracket; the Illinois rule and the λ grid keep the probes few and new."""
+    probed = []
+
+    def cliff(kind, image, t, model):
+        probed.append(t)
+        value = 28.0 + 0.5 * np.tanh((t + 6.70) / 0.03) + 0.3 * (t + 6.7)
+        rate = SimpleNamespace(rate=SimpleNamespace(lmbda=float(np.exp(t))))
+        return ratecontrol._Probe(analysis=rate, value=value, data=b"x"), value
+
+    monkeypatch.setattr(ratecontrol, "_probe", cliff)
+    r = ratecontrol.encode_to(crop, "psnr", 28.0, shipped)
+    assert 28.0 <= r.value <= 28.1 and r.probes == len(probed) <= 8
+    assert len(set(probed)) == len(probed)

@@ -2,10 +2,11 @@
 
 File size and PSNR both grow monotonically and smoothly with log λ, and the curves of
 different images are, to a good approximation, one typical curve F shifted and scaled:
-f(log λ) ≈ s·F(log λ) + δ. The search probes with real encodes: first where the typical
-image meets the target, then where the fitted curve (δ from one probe; s and δ from the
-two probes nearest the target) meets it, inside the bracket once there is one, bisecting
-the bracket when the fit misses twice the same way. Every probe is exact (a PSNR probe
+f(log λ) ≈ s·F(log λ) + δ. The search probes with real encodes on the codec's λ grid: first
+where the typical image meets the target, then where the fitted curve (δ from one probe; s
+and δ from the two probes nearest the target) meets it, and once two probes bracket the
+target, by interpolation between them (Illinois rule, for the steep stretch some images show
+near λ_min). Every probe is exact (a PSNR probe
 reconstructs the decoder's image from y and is entropy coded only if chosen), so what is
 reported is exact. The answer is the probe closest to the target on the allowed side:
 sizes and bpp at or below it (within 2 %), PSNR at or above it (within 0.1 dB). A target
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from . import codec
+from . import codec, deterministic
 from .bitstream import YotoError
 from .conditioning import LMBDA_MAX, LMBDA_MIN
 from .files import source_mode
@@ -119,19 +120,29 @@ def _within(kind: str, value: float, target: float) -> bool:
     return target * (1 - TOLERANCE[kind]) <= value <= target
 
 
-def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray, slope_per_offset: float) -> float:
-    """Where s·F(t) + δ, fitted to the probes nearest ``aim``, meets it (inside any bracket).
+def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray, slope_per_offset: float, step: float) -> float:
+    """The next log λ to probe, given the scores of those probed so far.
 
-    Once bracketed, two probes in a row on the same side of ``aim`` mean the fit keeps
-    missing one way (a steep or bent stretch of the curve): the bracket is bisected instead.
+    Until the probes bracket ``aim``: where s·F(t) + δ, fitted to the two probes nearest it
+    (δ alone after one), meets it. Then: linear interpolation between the nearest probe on
+    each side (Illinois rule: while probes keep landing on one side, on a bent stretch, the
+    other end's score counts half as much each time), at least ``step`` (one λ grid step)
+    inside the bracket.
     """
     ts = sorted(probes, key=lambda t: abs(probes[t] - aim))
     below, above = [t for t in ts if probes[t] < aim], [t for t in ts if probes[t] >= aim]
-    pair = [below[0], above[0]] if below and above else ts[:2]
     if below and above:
-        last = list(probes.values())[-2:]
-        if len(last) == 2 and (last[0] < aim) == (last[1] < aim):
-            return (pair[0] + pair[1]) / 2
+        a, b = below[0], above[0]
+        fa, fb = probes[a] - aim, probes[b] - aim
+        sides = [v < aim for v in probes.values()]
+        repeats = next((i for i, side in enumerate(reversed(sides)) if side != sides[-1]), len(sides)) - 1
+        if sides[-1]:  # Illinois: the end kept while probes keep landing on one side counts less
+            fb *= 0.5**repeats
+        else:
+            fa *= 0.5**repeats
+        t = a - fa * (b - a) / (fb - fa)
+        return min(max(t, min(a, b) + step), max(a, b) - step)
+    pair = ts[:2]
     F = np.interp(pair, TYPICAL_LOG_LMBDA, typical)
     if len(pair) == 2 and abs(F[0] - F[1]) > 1e-6:
         s = (probes[pair[0]] - probes[pair[1]]) / (F[0] - F[1])
@@ -139,11 +150,7 @@ def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray, slope_p
         s = 1.0 + slope_per_offset * (probes[pair[0]] - F[0])
     s = float(np.clip(s, 0.3, 3.0))
     offset = probes[pair[0]] - s * F[0]
-    t = float(np.interp((aim - offset) / s, typical, TYPICAL_LOG_LMBDA))
-    if below and above:  # stay strictly inside the bracket
-        a, b = sorted(pair)
-        t = min(max(t, a + 0.05 * (b - a)), b - 0.05 * (b - a))
-    return t
+    return float(np.interp((aim - offset) / s, typical, TYPICAL_LOG_LMBDA))
 
 
 def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
@@ -167,14 +174,19 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
     lo, hi = math.log(model.config.lmbda_min), math.log(model.config.lmbda_max)
     scores: dict[float, float] = {}
     best: _Probe | None = None
-    t = min(max(float(np.interp(aim, typical, TYPICAL_LOG_LMBDA)), lo), hi)
+    step = (hi - lo) / (deterministic.LEVELS - 1)
+
+    def on_grid(t: float) -> float:  # the log λ of the nearest λ the codec can code at
+        return lo + round((min(max(t, lo), hi) - lo) / step) * step
+
+    t = on_grid(float(np.interp(aim, typical, TYPICAL_LOG_LMBDA)))
     while len(scores) < MAX_PROBES and t not in scores:
         probe, scores[t] = _probe(kind, image, t, model)
         if best is None or _rank(kind, probe.value, target) < _rank(kind, best.value, target):
             best = probe
         if _within(kind, probe.value, target):
             break
-        t = min(max(_next_t(scores, aim, typical, SLOPE_PER_OFFSET[curve]), lo), hi)
+        t = on_grid(_next_t(scores, aim, typical, SLOPE_PER_OFFSET[curve], step))
     result = best.result(_within(kind, best.value, target), len(scores))
     if strict and not result.reached:
         unit = " dB" if kind == "psnr" else (" bytes" if kind == "size" else " bpp")
