@@ -3,7 +3,7 @@
 For every image and target, a target counts as reachable when it lies between what the
 model gives at λ_min and at λ_max; for those, it reports how often the result is within
 tolerance on the allowed side (size and bpp: −2 %…0; PSNR: 0…+0.1 dB), the encodes it
-took, and the time against one fixed-λ encode of the same image. Writes
+took, and the time against one fixed-λ encode of the same image (medians of 3 runs each). Writes
 ``benchmarks/results/rate_control.{json,md}``.
 
     python benchmarks/rate_control.py [--dataset kodak|PATH]
@@ -35,10 +35,14 @@ def _value(kind: str, data: bytes, image, model) -> float:
     return float(len(data)) if kind == "size" else 8 * len(data) / (image.width * image.height)
 
 
-def _timed(fn, *args):
-    t0 = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - t0
+def _timed(fn, *args, repeat: int = 3):
+    """``fn(*args)`` and its median time over ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        times.append(time.perf_counter() - t0)
+    return out, float(np.median(times))
 
 
 def run_image(image, model) -> list[dict]:

@@ -2,23 +2,23 @@
 
 File size and PSNR both grow monotonically and smoothly with log λ, and the curves of
 different images are, to a good approximation, one typical curve F shifted and scaled:
-f(log λ) ≈ s·F(log λ) + δ. The search probes with real encodes on the codec's λ grid: first
-where the typical image meets the target, then where the fitted curve (δ from one probe; s
-and δ from the two probes nearest the target) meets it, and once two probes bracket the
-target, by interpolation between them (Illinois rule, for the steep stretch some images show
-near λ_min). Every probe is exact (a PSNR probe
-reconstructs the decoder's image from y and is entropy coded only if chosen), so what is
-reported is exact. The answer is the probe closest to the target on the allowed side:
-sizes and bpp at or below it (within 2 %), PSNR at or above it (within 0.1 dB). A target
-outside the model's range gets the nearest end of the range, flagged as not reached, or a
-``TargetError`` when ``strict``.
+f(log λ) ≈ s·F(log λ) + δ. The search runs g_a at λ on the codec's λ grid: first where the
+typical image meets the target, then where the fitted curve (δ from one probe; s and δ from
+the two probes nearest the target) meets it, and once two probes bracket the target, the
+fitted chord between them (with the Illinois rule for bent stretches, like the steep one
+some images show near λ_min). A probe's PSNR is that of the decoder's own image (rebuilt
+from y), its size that of a float h_s (within a few bytes); a probe that looks within
+tolerance is packed and judged by its real file, so what is reported is exact. The answer
+is the probe closest to the target on the allowed side: sizes and bpp at or below it
+(within 2 %), PSNR at or above it (within 0.1 dB). A target outside the model's range gets
+the nearest end of the range, flagged as not reached, or a ``TargetError`` when ``strict``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -84,30 +84,45 @@ def parse_size(text: str) -> int:
 
 @dataclass(frozen=True)
 class _Probe:
-    """One λ tried: its value in the target's unit, and the encoding (packed on demand)."""
+    """One λ tried and its value in the target's unit: exact once ``data`` holds the file."""
 
+    kind: str
     analysis: codec.Analysis
     value: float
     data: bytes | None = None
 
-    def result(self, reached: bool, probes: int) -> Result:
-        data = self.data if self.data is not None else self.analysis.pack()
-        return Result(data, self.analysis.rate.lmbda, self.value, reached, probes)
+    @property
+    def score(self) -> float:
+        """What the search fits: PSNR, or log bpp."""
+        if self.kind == "psnr":
+            return self.value
+        return math.log(_bpp(self.kind, self.value, self.analysis))
+
+    def exact(self) -> _Probe:
+        """This probe with its file packed and, for sizes, the file's own value."""
+        if self.data is not None:
+            return self
+        data = self.analysis.pack()
+        value = self.value if self.kind == "psnr" else _value(self.kind, len(data), self.analysis)
+        return replace(self, value=value, data=data)
 
 
-def _probe(kind: str, image: Image.Image, t: float, model: ScaleHyperprior) -> tuple[_Probe, float]:
-    """Encode at λ = e^t; returns the probe and its searched score (log bpp, or PSNR).
+def _value(kind: str, num_bytes: int, analysis: codec.Analysis) -> float:
+    """A size target's value: bytes, or bits per pixel."""
+    return float(num_bytes) if kind == "size" else 8.0 * num_bytes / (analysis.width * analysis.height)
 
-    A PSNR probe reconstructs from y without entropy coding (the decoder's image exactly) and
-    packs only if it is chosen.
-    """
+
+def _bpp(kind: str, value: float, analysis: codec.Analysis) -> float:
+    return 8.0 * value / (analysis.width * analysis.height) if kind == "size" else value
+
+
+def _probe(kind: str, image: Image.Image, t: float, model: ScaleHyperprior) -> _Probe:
+    """y at λ = e^t, judged without making the file: a PSNR from the decoder's own image
+    (reconstructed from y), a size from ``Analysis.estimated_size``."""
     analysis = codec.analyse(image, float(np.float32(math.exp(t))), model)
     if kind == "psnr":
-        value = psnr_db(image.convert(source_mode(image)), analysis.decoded())
-        return _Probe(analysis, value), value
-    data = analysis.pack()
-    bpp = 8.0 * len(data) / (image.width * image.height)
-    return _Probe(analysis, float(len(data)) if kind == "size" else bpp, data), math.log(bpp)
+        return _Probe(kind, analysis, psnr_db(image.convert(source_mode(image)), analysis.decoded()))
+    return _Probe(kind, analysis, _value(kind, analysis.estimated_size(), analysis))
 
 
 def _allowed(kind: str, value: float, target: float) -> bool:
@@ -123,11 +138,11 @@ def _within(kind: str, value: float, target: float) -> bool:
 def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray, slope_per_offset: float, step: float) -> float:
     """The next log λ to probe, given the scores of those probed so far.
 
-    Until the probes bracket ``aim``: where s·F(t) + δ, fitted to the two probes nearest it
-    (δ alone after one), meets it. Then: linear interpolation between the nearest probe on
-    each side (Illinois rule: while probes keep landing on one side, on a bent stretch, the
-    other end's score counts half as much each time), at least ``step`` (one λ grid step)
-    inside the bracket.
+    Scores are fitted as s·F(t) + δ, a straight line in u = F(t). Until the probes bracket
+    ``aim``, the line goes through the two probes nearest it (δ alone, after one probe).
+    Then it is the chord between the nearest probe on each side, with the Illinois rule
+    (while probes keep landing on one side, on a bent stretch, the other end's score counts
+    half as much each time), and the answer stays at least ``step`` (one λ grid step) inside.
     """
     ts = sorted(probes, key=lambda t: abs(probes[t] - aim))
     below, above = [t for t in ts if probes[t] < aim], [t for t in ts if probes[t] >= aim]
@@ -136,11 +151,12 @@ def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray, slope_p
         fa, fb = probes[a] - aim, probes[b] - aim
         sides = [v < aim for v in probes.values()]
         repeats = next((i for i, side in enumerate(reversed(sides)) if side != sides[-1]), len(sides)) - 1
-        if sides[-1]:  # Illinois: the end kept while probes keep landing on one side counts less
+        if sides[-1]:
             fb *= 0.5**repeats
         else:
             fa *= 0.5**repeats
-        t = a - fa * (b - a) / (fb - fa)
+        ua, ub = np.interp([a, b], TYPICAL_LOG_LMBDA, typical)
+        t = float(np.interp(ua - fa * (ub - ua) / (fb - fa), typical, TYPICAL_LOG_LMBDA))
         return min(max(t, min(a, b) + step), max(a, b) - step)
     pair = ts[:2]
     F = np.interp(pair, TYPICAL_LOG_LMBDA, typical)
@@ -181,13 +197,17 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
 
     t = on_grid(float(np.interp(aim, typical, TYPICAL_LOG_LMBDA)))
     while len(scores) < MAX_PROBES and t not in scores:
-        probe, scores[t] = _probe(kind, image, t, model)
+        probe = _probe(kind, image, t, model)
+        if _within(kind, probe.value, target):
+            probe = probe.exact()
+        scores[t] = probe.score
         if best is None or _rank(kind, probe.value, target) < _rank(kind, best.value, target):
             best = probe
-        if _within(kind, probe.value, target):
+        if probe.data is not None and _within(kind, probe.value, target):
             break
         t = on_grid(_next_t(scores, aim, typical, SLOPE_PER_OFFSET[curve], step))
-    result = best.result(_within(kind, best.value, target), len(scores))
+    best = best.exact()
+    result = Result(best.data, best.analysis.rate.lmbda, best.value, _within(kind, best.value, target), len(scores))
     if strict and not result.reached:
         unit = " dB" if kind == "psnr" else (" bytes" if kind == "size" else " bpp")
         raise TargetError(f"{kind} target {target:g}{unit} is out of this model's reach for this image: "
