@@ -80,8 +80,8 @@ def test_the_search_converges_on_a_steep_stretch_without_repeating_a_lmbda(shipp
     def cliff(kind, image, t, model):
         probed.append(t)
         value = 28.0 + 0.5 * np.tanh((t + 6.70) / 0.03) + 0.3 * (t + 6.7)
-        analysis = SimpleNamespace(rate=SimpleNamespace(lmbda=float(np.exp(t))))
-        return ratecontrol._Probe(kind, analysis, value, data=b"x")
+        rate = SimpleNamespace(rate=SimpleNamespace(lmbda=float(np.exp(t))))
+        return ratecontrol._Probe(analysis=rate, value=value, data=b"x"), value
 
     monkeypatch.setattr(ratecontrol, "_probe", cliff)
     r = ratecontrol.encode_to(crop, "psnr", 28.0, shipped)

@@ -140,22 +140,12 @@ class Analysis:
     width: int
     gray: bool
 
+    @torch.inference_mode()
     def pack(self) -> bytes:
         """The ``.yoto`` file: h_a, ẑ, the integer h_s and both entropy-coded streams."""
-        return self._coded(lambda z_hat: _hyper_synthesis(self.model, self.rate.k)(z_hat))
-
-    def estimated_size(self) -> int:
-        """``len(pack())`` to within ~0.1 %, ~10 % faster: h_s in float32, whose scale indexes
-        differ from the integer path's for a fraction of a percent of y (never use its bytes)."""
-        thresholds = torch.from_numpy(self.model.scales()).float()
-        thresholds = (thresholds[:-1] * thresholds[1:]).sqrt()
-        return len(self._coded(lambda z_hat: torch.searchsorted(thresholds, self.transforms.h_s(z_hat).contiguous(), right=True)))
-
-    @torch.inference_mode()
-    def _coded(self, scale_indexes) -> bytes:
         model, y = self.model, self.y
         z_symbols = model.z_symbols(self.transforms.h_a(torch.abs(y)))
-        indexes = scale_indexes(model.z_hat(z_symbols))
+        indexes = _hyper_synthesis(model, self.rate.k)(model.z_hat(z_symbols))
         y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
         y_range = max(1, int(np.abs(y_symbols).max()))
         z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())

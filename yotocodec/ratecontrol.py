@@ -2,23 +2,23 @@
 
 File size and PSNR both grow monotonically and smoothly with log λ, and the curves of
 different images are, to a good approximation, one typical curve F shifted and scaled:
-f(log λ) ≈ s·F(log λ) + δ. The search runs g_a at λ on the codec's λ grid: first where the
-typical image meets the target, then where the fitted curve (δ from one probe; s and δ from
-the two probes nearest the target) meets it, and once two probes bracket the target, the
-fitted chord between them (with the Illinois rule for bent stretches, like the steep one
-some images show near λ_min). A probe's PSNR is that of the decoder's own image (rebuilt
-from y), its size that of a float h_s (within a few bytes); a probe that looks within
-tolerance is packed and judged by its real file, so what is reported is exact. The answer
-is the probe closest to the target on the allowed side: sizes and bpp at or below it
-(within 2 %), PSNR at or above it (within 0.1 dB). A target outside the model's range gets
-the nearest end of the range, flagged as not reached, or a ``TargetError`` when ``strict``.
+f(log λ) ≈ s·F(log λ) + δ. The search probes with real encodes on the codec's λ grid:
+first where the typical image meets the target, then where the fitted curve (δ from one
+probe; s and δ from the two probes nearest the target) meets it, and once two probes
+bracket the target, the fitted chord between them (with the Illinois rule for bent
+stretches, like the steep one some images show near λ_min). Every probe is exact (a PSNR
+probe rebuilds the decoder's own image from y and is entropy coded only if chosen), so what
+is reported is exact. The answer is the probe closest to the target on the allowed side:
+sizes and bpp at or below it (within 2 %), PSNR at or above it (within 0.1 dB). A target
+outside the model's range gets the nearest end of the range, flagged as not reached, or a
+``TargetError`` when ``strict``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -84,45 +84,30 @@ def parse_size(text: str) -> int:
 
 @dataclass(frozen=True)
 class _Probe:
-    """One λ tried and its value in the target's unit: exact once ``data`` holds the file."""
+    """One λ tried: its value in the target's unit, and the encoding (packed on demand)."""
 
-    kind: str
     analysis: codec.Analysis
     value: float
     data: bytes | None = None
 
-    @property
-    def score(self) -> float:
-        """What the search fits: PSNR, or log bpp."""
-        if self.kind == "psnr":
-            return self.value
-        return math.log(_bpp(self.kind, self.value, self.analysis))
-
-    def exact(self) -> _Probe:
-        """This probe with its file packed and, for sizes, the file's own value."""
-        if self.data is not None:
-            return self
-        data = self.analysis.pack()
-        value = self.value if self.kind == "psnr" else _value(self.kind, len(data), self.analysis)
-        return replace(self, value=value, data=data)
+    def result(self, reached: bool, probes: int) -> Result:
+        data = self.data if self.data is not None else self.analysis.pack()
+        return Result(data, self.analysis.rate.lmbda, self.value, reached, probes)
 
 
-def _value(kind: str, num_bytes: int, analysis: codec.Analysis) -> float:
-    """A size target's value: bytes, or bits per pixel."""
-    return float(num_bytes) if kind == "size" else 8.0 * num_bytes / (analysis.width * analysis.height)
+def _probe(kind: str, image: Image.Image, t: float, model: ScaleHyperprior) -> tuple[_Probe, float]:
+    """Encode at λ = e^t; returns the probe and its searched score (log bpp, or PSNR).
 
-
-def _bpp(kind: str, value: float, analysis: codec.Analysis) -> float:
-    return 8.0 * value / (analysis.width * analysis.height) if kind == "size" else value
-
-
-def _probe(kind: str, image: Image.Image, t: float, model: ScaleHyperprior) -> _Probe:
-    """y at λ = e^t, judged without making the file: a PSNR from the decoder's own image
-    (reconstructed from y), a size from ``Analysis.estimated_size``."""
+    A PSNR probe reconstructs from y without entropy coding (the decoder's image exactly) and
+    packs only if it is chosen.
+    """
     analysis = codec.analyse(image, float(np.float32(math.exp(t))), model)
     if kind == "psnr":
-        return _Probe(kind, analysis, psnr_db(image.convert(source_mode(image)), analysis.decoded()))
-    return _Probe(kind, analysis, _value(kind, analysis.estimated_size(), analysis))
+        value = psnr_db(image.convert(source_mode(image)), analysis.decoded())
+        return _Probe(analysis, value), value
+    data = analysis.pack()
+    bpp = 8.0 * len(data) / (image.width * image.height)
+    return _Probe(analysis, float(len(data)) if kind == "size" else bpp, data), math.log(bpp)
 
 
 def _allowed(kind: str, value: float, target: float) -> bool:
@@ -197,17 +182,13 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
 
     t = on_grid(float(np.interp(aim, typical, TYPICAL_LOG_LMBDA)))
     while len(scores) < MAX_PROBES and t not in scores:
-        probe = _probe(kind, image, t, model)
-        if _within(kind, probe.value, target):
-            probe = probe.exact()
-        scores[t] = probe.score
+        probe, scores[t] = _probe(kind, image, t, model)
         if best is None or _rank(kind, probe.value, target) < _rank(kind, best.value, target):
             best = probe
-        if probe.data is not None and _within(kind, probe.value, target):
+        if _within(kind, probe.value, target):
             break
         t = on_grid(_next_t(scores, aim, typical, SLOPE_PER_OFFSET[curve], step))
-    best = best.exact()
-    result = Result(best.data, best.analysis.rate.lmbda, best.value, _within(kind, best.value, target), len(scores))
+    result = best.result(_within(kind, best.value, target), len(scores))
     if strict and not result.reached:
         unit = " dB" if kind == "psnr" else (" bytes" if kind == "size" else " bpp")
         raise TargetError(f"{kind} target {target:g}{unit} is out of this model's reach for this image: "
