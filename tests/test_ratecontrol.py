@@ -87,3 +87,13 @@ def test_the_search_converges_on_a_steep_stretch_without_repeating_a_lmbda(shipp
     r = ratecontrol.encode_to(crop, "psnr", 28.0, shipped)
     assert 28.0 <= r.value <= 28.1 and r.probes == len(probed) <= 8
     assert len(set(probed)) == len(probed)
+
+
+def test_busier_images_start_the_search_where_busier_images_need_to_be(rng):
+    flat = Image.new("RGB", (96, 64), (120, 130, 140))
+    busy = Image.fromarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    assert ratecontrol.activity(flat) == 0.0 < ratecontrol.activity(busy)
+    aim_rate, aim_psnr = np.log(0.5), 30.0
+    # the same bpp needs a smaller λ, the same PSNR a larger one, on a busier image
+    assert ratecontrol._first_t(busy, "rate", aim_rate) < ratecontrol._first_t(flat, "rate", aim_rate)
+    assert ratecontrol._first_t(busy, "psnr", aim_psnr) > ratecontrol._first_t(flat, "psnr", aim_psnr)
