@@ -2,11 +2,12 @@
 
 File size and PSNR both grow monotonically and smoothly with log λ, and the curves of
 different images are, to a good approximation, one typical curve F shifted and scaled:
-f(log λ) ≈ s·F(log λ) + δ. The search probes with real encodes on the codec's λ grid:
-first where the typical image meets the target, then where the fitted curve (δ from one
-probe; s and δ from the two probes nearest the target) meets it, and once two probes
-bracket the target, the fitted chord between them (with the Illinois rule for bent
-stretches, like the steep one some images show near λ_min). Every probe is exact (a PSNR
+f(log λ) ≈ s·F(log λ) + δ, with δ largely set by how busy the image is (``activity``). The
+search probes with real encodes on the codec's λ grid: first where a typical image of that
+activity meets the target, then where the fitted curve (δ from one probe; s and δ from the
+two probes nearest the target) meets it, and once two probes bracket the target, the fitted
+chord between them (with the Illinois rule for bent stretches, like the steep one some
+images show near λ_min). Every probe is exact (a PSNR
 probe rebuilds the decoder's own image from y and is entropy coded only if chosen), so what
 is reported is exact. The answer is the probe closest to the target on the allowed side:
 sizes and bpp at or below it (within 2 %), PSNR at or above it (within 0.1 dB). A target
