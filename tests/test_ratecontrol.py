@@ -97,3 +97,13 @@ def test_busier_images_start_the_search_where_busier_images_need_to_be(rng):
     # the same bpp needs a smaller λ, the same PSNR a larger one, on a busier image
     assert ratecontrol._first_t(busy, "rate", aim_rate) < ratecontrol._first_t(flat, "rate", aim_rate)
     assert ratecontrol._first_t(busy, "psnr", aim_psnr) > ratecontrol._first_t(flat, "psnr", aim_psnr)
+
+
+@pytest.mark.parametrize("over", [1.005, 1.015, 1.03])
+def test_a_file_a_little_over_the_target_is_trimmed_into_tolerance_without_encoding_again(shipped, crop, over):
+    probe, _ = ratecontrol._probe("size", crop, np.log(0.02), shipped)
+    target = probe.value / over
+    trimmed = ratecontrol._trimmed("size", probe, target)
+    assert 0.98 * target <= len(trimmed.data) == trimmed.value <= target
+    decoded = yotocodec.decode(trimmed.data, shipped)
+    assert decoded.size == crop.size and psnr(crop, decoded) > psnr(crop, yotocodec.decode(probe.data, shipped)) - 1.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -140,16 +140,25 @@ class Analysis:
     width: int
     gray: bool
 
-    @torch.inference_mode()
-    def pack(self) -> bytes:
-        """The ``.yoto`` file: h_a, ẑ, the integer h_s and both entropy-coded streams."""
-        model, y = self.model, self.y
-        z_symbols = model.z_symbols(self.transforms.h_a(torch.abs(y)))
-        indexes = _hyper_synthesis(model, self.rate.k)(model.z_hat(z_symbols))
-        y_symbols = torch.round(y).to(torch.int64).flatten().numpy()
+    @cached_property
+    def side(self) -> tuple[torch.Tensor, np.ndarray]:
+        """ẑ's symbols, and the scale index of every element of y (flat) from the integer h_s."""
+        model = self.model
+        with torch.inference_mode():
+            z_symbols = model.z_symbols(self.transforms.h_a(torch.abs(self.y)))
+            indexes = _hyper_synthesis(model, self.rate.k)(model.z_hat(z_symbols))
+        return z_symbols, indexes.flatten().numpy()
+
+    def pack(self, y_symbols: np.ndarray | None = None) -> bytes:
+        """The ``.yoto`` file: ẑ and ŷ entropy coded under the integer h_s's scales; ŷ is
+        round(y) unless ``y_symbols`` (flat int64, the shape of y) replaces it."""
+        model = self.model
+        z_symbols, indexes = self.side
+        if y_symbols is None:
+            y_symbols = torch.round(self.y).to(torch.int64).flatten().numpy()
         y_range = max(1, int(np.abs(y_symbols).max()))
         z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())
-        y_stream = entropy.encode_gaussian(y_symbols, indexes.flatten().numpy(), model.scales(), y_range)
+        y_stream = entropy.encode_gaussian(y_symbols, indexes, model.scales(), y_range)
         flags = FLAG_GRAY if self.gray else 0
         return pack(model_id(model), self.rate.lmbda, self.height, self.width, y_range, z_stream, y_stream, flags)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from . import codec, deterministic
+from . import codec, deterministic, entropy
 from .bitstream import YotoError
 from .conditioning import LMBDA_MAX, LMBDA_MIN
 from .files import source_mode
@@ -37,6 +37,9 @@ SETTINGS = ("lmbda", "quality", *KINDS)
 TOLERANCE = {"size": 0.02, "bpp": 0.02, "psnr": 0.1}
 """Relative for size and bpp (below the target), in dB for PSNR (above the target)."""
 MAX_PROBES = 10
+TRIM = 0.03
+"""A file at most this much over a size or bpp target is cut to it without another encode
+(``_trimmed``); the search aims between 2 % under and 3 % over."""
 TYPICAL_LOG_LMBDA = np.linspace(math.log(LMBDA_MIN), math.log(LMBDA_MAX), 9)
 TYPICAL = {
     "rate": np.array([-1.208, -0.913, -0.63, -0.396, -0.194, -0.038, 0.089, 0.191, 0.282]),
@@ -124,6 +127,35 @@ def _probe(kind: str, image: Image.Image, t: float, model: ScaleHyperprior) -> t
     return _Probe(analysis, float(len(data)) if kind == "size" else bpp, data), math.log(bpp)
 
 
+def _trimmed(kind: str, probe: _Probe, target: float) -> _Probe:
+    """The probe's file cut to the middle of the target's tolerance by zeroing ±1 symbols of
+    ŷ, those first whose zeroing adds the least squared error in y (2|y| − 1) per bit saved
+    (−log₂ p(±1) + log₂ p(0) under their Gaussian), and coding again; no g_a is run.
+
+    On 6 training photos, cutting 1–3 % this way cost about as much PSNR as lowering λ to
+    the same size (0.01–0.05 dB less at λ = 0.005, −0.04…+0.03 dB at λ = 0.03); cutting 5 %
+    cost up to 0.35 dB more at λ = 0.03, hence ``TRIM``.
+    """
+    a = probe.analysis
+    y = a.y.flatten().numpy().astype(np.float64)
+    symbols = np.round(y).astype(np.int64)
+    sigma = a.model.scales()[a.side[1]]
+    saved = np.log2(_interval(sigma, 0.5)) - np.log2((_interval(sigma, 1.5) - _interval(sigma, 0.5)) / 2)
+    ones = np.flatnonzero((np.abs(symbols) == 1) & (saved > 0))
+    order = ones[np.argsort((2 * np.abs(y[ones]) - 1) / saved[ones], kind="stable")]
+    goal = target * (1 - TOLERANCE[kind] / 2)
+    excess_bits = (probe.value - goal) * (8 if kind == "size" else a.width * a.height)
+    symbols[order[: np.searchsorted(np.cumsum(saved[order]), excess_bits) + 1]] = 0
+    data = a.pack(symbols)
+    bpp = 8.0 * len(data) / (a.width * a.height)
+    return _Probe(a, float(len(data)) if kind == "size" else bpp, data)
+
+
+def _interval(sigma: np.ndarray, half_width: float) -> np.ndarray:
+    """P(|Y| < half_width) for Y ~ N(0, σ²)."""
+    return 2 * entropy.normal_cdf(half_width / sigma) - 1
+
+
 def _allowed(kind: str, value: float, target: float) -> bool:
     return value >= target if kind == "psnr" else value <= target
 
@@ -194,7 +226,7 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
         aim = target + tol / 2
     else:
         bpp = target * (8.0 / (image.width * image.height) if kind == "size" else 1.0)
-        aim = math.log(bpp * (1 - tol / 2))
+        aim = math.log(bpp) + (math.log(1 - tol) + math.log(1 + TRIM)) / 2
     lo, hi = math.log(model.config.lmbda_min), math.log(model.config.lmbda_max)
     scores: dict[float, float] = {}
     best: _Probe | None = None
@@ -206,6 +238,8 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
     t = on_grid(_first_t(image, curve, aim))
     while len(scores) < MAX_PROBES and t not in scores:
         probe, scores[t] = _probe(kind, image, t, model)
+        if kind != "psnr" and target < probe.value <= target * (1 + TRIM):
+            probe = _trimmed(kind, probe, target)
         if best is None or _rank(kind, probe.value, target) < _rank(kind, best.value, target):
             best = probe
         if _within(kind, probe.value, target):
