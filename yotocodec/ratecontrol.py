@@ -122,9 +122,14 @@ def _probe(kind: str, image: Image.Image, t: float, model: ScaleHyperprior) -> t
     if kind == "psnr":
         value = psnr_db(image.convert(source_mode(image)), analysis.decoded())
         return _Probe(analysis, value), value
-    data = analysis.pack()
-    bpp = 8.0 * len(data) / (image.width * image.height)
-    return _Probe(analysis, float(len(data)) if kind == "size" else bpp, data), math.log(bpp)
+    probe = _packed(kind, analysis, analysis.pack())
+    return probe, math.log(8.0 * len(probe.data) / (image.width * image.height))
+
+
+def _packed(kind: str, analysis: codec.Analysis, data: bytes) -> _Probe:
+    """A size or bpp probe holding its file, valued in the target's unit."""
+    bpp = 8.0 * len(data) / (analysis.width * analysis.height)
+    return _Probe(analysis, float(len(data)) if kind == "size" else bpp, data)
 
 
 def _trimmed(kind: str, probe: _Probe, target: float) -> _Probe:
@@ -146,9 +151,7 @@ def _trimmed(kind: str, probe: _Probe, target: float) -> _Probe:
     goal = target * (1 - TOLERANCE[kind] / 2)
     excess_bits = (probe.value - goal) * (8 if kind == "size" else a.width * a.height)
     symbols[order[: np.searchsorted(np.cumsum(saved[order]), excess_bits) + 1]] = 0
-    data = a.pack(symbols)
-    bpp = 8.0 * len(data) / (a.width * a.height)
-    return _Probe(a, float(len(data)) if kind == "size" else bpp, data)
+    return _packed(kind, a, a.pack(symbols))
 
 
 def _interval(sigma: np.ndarray, half_width: float) -> np.ndarray:
