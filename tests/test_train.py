@@ -18,7 +18,7 @@ from yotocodec import codec
 from yotocodec.conditioning import FiLM, normalize_log_lmbda, sample_lmbda
 from yotocodec.model import ModelConfig, ScaleHyperprior
 from yotocodec.modelfile import load_model
-from yotocodec.train import TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
+from yotocodec.train import TrainConfig, Trainer, bf16_native, export_checkpoint, lr_at, validation_lmbdas
 
 from conftest import random_image
 
@@ -146,6 +146,14 @@ def test_entropy_models_stay_float32_under_bf16_autocast():
         out = model(torch.rand(1, 3, 64, 64), torch.tensor([0.01]))
     assert out["x_hat"].dtype == torch.bfloat16
     assert all(v.dtype == torch.float32 for v in out["likelihoods"].values())
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_autocast_is_used_on_cpus_with_native_bf16_only(monkeypatch, native):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert bf16_native(torch.device("cpu")) is native
+    assert bf16_native(torch.device("cuda"))
 
 
 def _ddp_rank(rank: int, port: int, folder, out) -> None:
