@@ -55,7 +55,7 @@ def load_model(path: str | Path) -> ScaleHyperprior:
     if blob.get("version") != VERSION:
         raise ValueError(f"{path} has model format version {blob.get('version')}, expected {VERSION}")
     model = ScaleHyperprior(ModelConfig(**blob["config"]))
-    _prepare_entropy_buffers(model, blob["state_dict"])
+    prepare_entropy_buffers(model, blob["state_dict"])
     model.load_state_dict(blob["state_dict"])
     model.eval()
     if model_id(model).hex() != blob["model_id"]:
@@ -63,7 +63,7 @@ def load_model(path: str | Path) -> ScaleHyperprior:
     return model
 
 
-def _prepare_entropy_buffers(model: ScaleHyperprior, state: dict) -> None:
+def prepare_entropy_buffers(model: ScaleHyperprior, state: dict) -> None:
     """Resize the (initially empty) CDF buffers so ``load_state_dict`` can fill them."""
     eb = model.entropy_bottleneck
     for name in ("_quantized_cdf", "_offset", "_cdf_length"):

@@ -44,7 +44,7 @@ from .losses import rd_loss
 from .lossweights import LossWeights
 from .metrics import mse_to_psnr
 from .model import ModelConfig, ScaleHyperprior
-from .modelfile import atomic_save, save_model
+from .modelfile import atomic_save, load_model, prepare_entropy_buffers, save_model
 
 
 @dataclass
@@ -78,6 +78,7 @@ class TrainConfig:
     learn_weights: bool = False
     weight_prior: float = 0.01
     weights: str = ""
+    init: str = ""
 
 
 def loss_weights(cfg: TrainConfig) -> LossWeights | None:
@@ -207,6 +208,7 @@ class Trainer:
 
     def _resume(self) -> None:
         if not self.checkpoint_path.exists():
+            self._initialise()
             return
         ck = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         saved = {k: ck["config"].get(k, TrainConfig.distortion) for k in ("N", "M", "lmbda_min", "lmbda_max", "distortion")}
@@ -219,6 +221,20 @@ class Trainer:
         self.opt.load_state_dict(ck["opt"])
         self.aux_opt.load_state_dict(ck["aux_opt"])
         self.step = ck["step"]
+
+    def _initialise(self) -> None:
+        """A new run with ``--init MODEL`` starts from that model file's weights (fine-tuning:
+        fresh optimizers, step 0); the model must have this run's N, M and λ range."""
+        if not self.cfg.init:
+            return
+        source = load_model(self.cfg.init)
+        mine = ModelConfig(self.cfg.N, self.cfg.M, self.cfg.lmbda_min, self.cfg.lmbda_max)
+        if source.config != mine:
+            raise ValueError(f"--init {self.cfg.init} is a {source.config} model, not {mine}: "
+                             "give the same --N, --M, --lmbda-min and --lmbda-max")  # fmt: skip
+        state = source.state_dict()
+        prepare_entropy_buffers(self.model, state)
+        self.model.load_state_dict(state)
 
     def save_checkpoint(self) -> None:
         if self.rank == 0:
