@@ -56,6 +56,19 @@ def test_analysis_predicts_the_decoded_image_exactly_without_coding(tiny, rng, m
     assert np.array_equal(np.asarray(analysis.decoded()), np.asarray(decoded))
 
 
+def test_blended_latents_take_their_ends_at_the_ends_and_decode_at_the_lambda_between(tiny, rng):
+    image = random_image(rng, 45, 70)
+    a, b = codec.analyse(image, 0.01, tiny), codec.analyse(image, 0.04, tiny)
+    assert torch.equal(codec.blend(a, b, 0.01).y, a.y) and torch.allclose(codec.blend(a, b, 0.04).y, b.y)
+    mid = codec.blend(a, b, 0.02)
+    assert codec.inspect(mid.pack()).lmbda == pytest.approx(0.02, rel=1e-4)
+    assert np.array_equal(np.asarray(codec.decode(mid.pack(), tiny)), np.asarray(mid.decoded()))
+    with pytest.raises(ValueError, match="not between"):
+        codec.blend(a, b, 0.05)
+    with pytest.raises(ValueError, match="same image"):
+        codec.blend(a, codec.analyse(random_image(rng, 64, 70), 0.04, tiny), 0.02)
+
+
 @pytest.mark.parametrize("lmbda", [1e-4, 0.3, float("nan"), float("inf"), -1.0, "x"])
 def test_lmbda_outside_the_trained_range_is_refused(tiny, rng, lmbda):
     with pytest.raises(ValueError, match="λ"):

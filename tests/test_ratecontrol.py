@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import yotocodec
-from yotocodec import ratecontrol
+from yotocodec import codec, ratecontrol
 from yotocodec.metrics import psnr
 
 from conftest import SAMPLE
@@ -77,12 +77,16 @@ def test_the_search_converges_on_a_steep_stretch_without_repeating_a_lmbda(shipp
     along one end of the bracket; the Illinois rule and the λ grid keep the probes few and new."""
     probed = []
 
-    def cliff(kind, image, t, model):
+    def at(image, t, model, probes):
+        return SimpleNamespace(t=t, rate=SimpleNamespace(lmbda=float(np.exp(t)))), True
+
+    def cliff(kind, image, analysis):
+        t = analysis.t
         probed.append(t)
         value = 28.0 + 0.5 * np.tanh((t + 6.70) / 0.03) + 0.3 * (t + 6.7)
-        rate = SimpleNamespace(rate=SimpleNamespace(lmbda=float(np.exp(t))))
-        return ratecontrol._Probe(analysis=rate, value=value, data=b"x"), value
+        return ratecontrol._Probe(analysis=analysis, value=value, data=b"x"), value
 
+    monkeypatch.setattr(ratecontrol, "_analysis", at)
     monkeypatch.setattr(ratecontrol, "_probe", cliff)
     r = ratecontrol.encode_to(crop, "psnr", 28.0, shipped)
     assert 28.0 <= r.value <= 28.1 and r.probes == len(probed) <= 8
@@ -101,9 +105,20 @@ def test_busier_images_start_the_search_where_busier_images_need_to_be(rng):
 
 @pytest.mark.parametrize("over", [1.005, 1.015, 1.03])
 def test_a_file_a_little_over_the_target_is_trimmed_into_tolerance_without_encoding_again(shipped, crop, over):
-    probe, _ = ratecontrol._probe("size", crop, np.log(0.02), shipped)
+    probe, _ = ratecontrol._probe("size", crop, codec.analyse(crop, 0.02, shipped))
     target = probe.value / over
     trimmed = ratecontrol._trimmed("size", probe, target)
     assert 0.98 * target <= len(trimmed.data) == trimmed.value <= target
     decoded = yotocodec.decode(trimmed.data, shipped)
     assert decoded.size == crop.size and psnr(crop, decoded) > psnr(crop, yotocodec.decode(probe.data, shipped)) - 1.0
+
+
+def test_a_probe_inside_a_close_bracket_blends_its_neighbours_instead_of_running_g_a(shipped, crop):
+    probes = {t: ratecontrol._probe("size", crop, codec.analyse(crop, np.exp(t), shipped))[0] for t in (-5.0, -4.5)}
+    inside, encoded = ratecontrol._analysis(crop, -4.8, shipped, probes)
+    assert not encoded and inside.rate.lmbda == pytest.approx(np.exp(-4.8), rel=1e-4)
+    sizes = [probes[-5.0].value, len(inside.pack()), probes[-4.5].value]
+    assert sizes == sorted(sizes)
+    assert ratecontrol._analysis(crop, -4.4, shipped, probes)[1]  # outside the bracket: g_a
+    far = {-5.0: probes[-5.0], -5.0 + 1.5 * ratecontrol.MAX_BLEND: probes[-4.5]}
+    assert ratecontrol._analysis(crop, -4.8, shipped, far)[1]  # a bracket too wide: g_a

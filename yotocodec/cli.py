@@ -68,7 +68,8 @@ def _encode(args: argparse.Namespace) -> int:
         data = ratecontrol.encode(image, model=model, **{kind: value})
     else:
         r = ratecontrol.encode_to(image, kind, value, model, strict=args.strict)
-        data, note = r.data, f" ({kind} target {value}: {_achieved(kind, r)} in {r.probes} encodes)"
+        tries = f"{r.probes} tries, {r.encodes} of them full encodes"
+        data, note = r.data, f" ({kind} target {value}: {_achieved(kind, r)} in {tries})"
         if not r.reached:
             print(f"yoto: warning: {kind} target {value} is out of reach for this image; "
                   f"closest: {_achieved(kind, r)} (use --strict to fail instead)", file=sys.stderr)  # fmt: skip

@@ -181,6 +181,21 @@ def analyse(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprio
     return Analysis(model, rate, tf, y, height, width, _is_gray(image))
 
 
+def blend(a: Analysis, b: Analysis, lmbda: float) -> Analysis:
+    """The image's latents at a λ between ``a``'s and ``b``'s, interpolated linearly in log λ
+    from theirs instead of running g_a: y moves smoothly with λ, and the file made from any
+    ŷ is a valid one (``pack`` codes it under h_a, h_s at this λ, and g_s decodes it there)."""
+    if a.y.shape != b.y.shape or (a.height, a.width) != (b.height, b.width):
+        raise ValueError("blend needs two analyses of the same image")
+    rate = _rate(lmbda, a.model)
+    ta, tb = math.log(a.rate.lmbda), math.log(b.rate.lmbda)
+    w = (math.log(rate.lmbda) - ta) / (tb - ta) if tb != ta else 0.0
+    if not 0.0 <= w <= 1.0:
+        raise ValueError(f"λ={lmbda:g} is not between the analyses' λ {a.rate.lmbda:g} and {b.rate.lmbda:g}")
+    y = torch.lerp(a.y, b.y, w)
+    return Analysis(a.model, rate, inference.Transforms(a.model, rate.t), y, a.height, a.width, a.gray)
+
+
 def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None) -> bytes:
     """Compress an image (PIL image, uint8 (H, W, 3) or gray (H, W) array) at trade-off ``lmbda``."""
     return analyse(image, lmbda, model).pack()
