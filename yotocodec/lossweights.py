@@ -47,4 +47,4 @@ class LossWeights(nn.Module):
         return sum(w * terms[name] for w, name in zip(self.weights(), self.names))
 
     def as_dict(self) -> dict[str, float]:
-        return {name: float(w) for name, w in zip(self.names, self.weights())}
+        return {name: float(w) for name, w in zip(self.names, self.weights().detach())}
