@@ -193,14 +193,18 @@ def test_resuming_with_another_architecture_is_refused(folder, tmp_path):
         Trainer(cfg, progress=False)
 
 
-def test_a_new_run_can_start_from_a_model_file_and_keeps_training_it(folder, tmp_path):
+def test_a_new_run_can_start_from_a_model_file_resume_and_export(folder, tmp_path):
     source = load_model(Trainer(small_config(folder, tmp_path / "a", 2), progress=False).run())
     tuned = Trainer(small_config(folder, tmp_path / "b", 4, init=str(tmp_path / "a" / "model.pt")), progress=False)
     assert tuned.step == 0
     weights = {k: v for k, v in source.state_dict().items() if "_cdf" not in k and "_offset" not in k}
     assert all(torch.equal(v, tuned.model.state_dict()[k]) for k, v in weights.items())
-    tuned.run()
-    assert not torch.equal(tuned.model.g_a[0].weight, source.g_a[0].weight)
+    assert tuned.run(until=2) is None
+    resumed = Trainer(small_config(folder, tmp_path / "b", 4, init=str(tmp_path / "a" / "model.pt")), progress=False)
+    assert resumed.step == 2  # the checkpoint wins over --init
+    load_model(resumed.run())
+    export_checkpoint(tmp_path / "b" / "checkpoint.pt", tmp_path / "exported.pt")
+    assert not torch.equal(resumed.model.g_a[0].weight, source.g_a[0].weight)
     with pytest.raises(ValueError, match="--init"):
         Trainer(small_config(folder, tmp_path / "c", 2, N=16, init=str(tmp_path / "a" / "model.pt")), progress=False)
 

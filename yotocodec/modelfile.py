@@ -55,18 +55,19 @@ def load_model(path: str | Path) -> ScaleHyperprior:
     if blob.get("version") != VERSION:
         raise ValueError(f"{path} has model format version {blob.get('version')}, expected {VERSION}")
     model = ScaleHyperprior(ModelConfig(**blob["config"]))
-    prepare_entropy_buffers(model, blob["state_dict"])
-    model.load_state_dict(blob["state_dict"])
+    load_weights(model, blob["state_dict"])
     model.eval()
     if model_id(model).hex() != blob["model_id"]:
         raise ValueError(f"{path} is corrupted: its weights do not match its recorded id")
     return model
 
 
-def prepare_entropy_buffers(model: ScaleHyperprior, state: dict) -> None:
-    """Resize the (initially empty) CDF buffers so ``load_state_dict`` can fill them."""
+def load_weights(model: ScaleHyperprior, state: dict) -> None:
+    """``model.load_state_dict(state)``, with the prior's CDF buffers (empty in a new model,
+    filled once it has been frozen) resized to the state's first."""
     eb = model.entropy_bottleneck
     for name in ("_quantized_cdf", "_offset", "_cdf_length"):
         key = f"entropy_bottleneck.{name}"
         if key in state:
             setattr(eb, name, torch.zeros_like(state[key]))
+    model.load_state_dict(state)

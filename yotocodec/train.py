@@ -44,7 +44,7 @@ from .losses import rd_loss
 from .lossweights import LossWeights
 from .metrics import mse_to_psnr
 from .model import ModelConfig, ScaleHyperprior
-from .modelfile import atomic_save, load_model, prepare_entropy_buffers, save_model
+from .modelfile import atomic_save, load_model, load_weights, save_model
 
 
 @dataclass
@@ -215,7 +215,7 @@ class Trainer:
         mine = {k: getattr(self.cfg, k) for k in saved}
         if saved != mine:
             raise ValueError(f"checkpoint {self.checkpoint_path} was made with {saved}, not {mine}")
-        self.model.load_state_dict(ck["model"])
+        load_weights(self.model, ck["model"])
         if self.weigh is not None:
             self.weigh.load_state_dict(ck["loss_weights"])
         self.opt.load_state_dict(ck["opt"])
@@ -232,9 +232,7 @@ class Trainer:
         if source.config != mine:
             raise ValueError(f"--init {self.cfg.init} is a {source.config} model, not {mine}: "
                              "give the same --N, --M, --lmbda-min and --lmbda-max")  # fmt: skip
-        state = source.state_dict()
-        prepare_entropy_buffers(self.model, state)
-        self.model.load_state_dict(state)
+        load_weights(self.model, source.state_dict())
 
     def save_checkpoint(self) -> None:
         if self.rank == 0:
@@ -345,5 +343,5 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> bytes:
     ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
     c = ck["config"]
     model = ScaleHyperprior(ModelConfig(c["N"], c["M"], c["lmbda_min"], c["lmbda_max"]))
-    model.load_state_dict(ck["model"])
+    load_weights(model, ck["model"])
     return save_model(model, out)
