@@ -8,51 +8,79 @@ the repository root, one model per call (results: benchmarks/results/learning_pa
 
     python benchmarks/learning_pace.py ours|cai STEPS LAMBDA
 """
+
+from __future__ import annotations
+
 import math
 import sys
 import time
 
 import torch
-from compressai.models import ScaleHyperprior as CaiSH
-from yotocodec.model import ScaleHyperprior, ModelConfig
-from yotocodec.data import list_images, split_holdout, load_images, StepBatches, center_crop
-torch.set_num_threads(1)
-which, steps, lm = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-torch.manual_seed(0)
-if which == "ours":
-    m = ScaleHyperprior(ModelConfig(64, 128, lm, lm))
-    fwd = lambda x: m(x, torch.full((x.shape[0],), lm))
-else:
-    m = CaiSH(64, 128)
-    fwd = lambda x: m(x)
-train, val = split_holdout(list_images("../shared/data/train"), 8)
-images = load_images(train, 128, False)
-vals = [center_crop(im, 256) for im in load_images(val, 256, False)]
-batches = StepBatches(images, 128, 8, (lm, lm), 0)
-main = [p for n, p in m.named_parameters() if not n.endswith(".quantiles")]
-opt = torch.optim.Adam(main, lr=5e-4)
-aux = torch.optim.Adam([m.entropy_bottleneck.quantiles], lr=1e-3)
-def loss_of(out, x):
+from compressai.models import ScaleHyperprior as PlainScaleHyperprior
+
+from yotocodec.data import StepBatches, center_crop, list_images, load_images, split_holdout
+from yotocodec.model import ModelConfig, ScaleHyperprior
+
+LR, WARMUP, AUX_LR, CLIP, EVERY = 5e-4, 300, 1e-3, 1.0, 500
+
+
+def make(which: str, lmbda: float):
+    """The model and its forward pass x -> {x_hat, likelihoods}."""
+    if which == "ours":
+        m = ScaleHyperprior(ModelConfig(64, 128, lmbda, lmbda))
+        return m, lambda x: m(x, torch.full((x.shape[0],), lmbda))
+    m = PlainScaleHyperprior(64, 128)
+    return m, m
+
+
+def rd_terms(out: dict, x: torch.Tensor, lmbda: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(λ·255²·MSE + bpp, bpp, MSE)."""
     n = x.shape[0] * x.shape[2] * x.shape[3]
-    bpp = sum(-torch.log2(l).sum() for l in out["likelihoods"].values()) / n
+    bpp = sum(-torch.log2(p).sum() for p in out["likelihoods"].values()) / n
     mse = torch.mean((out["x_hat"].float() - x) ** 2)
-    return lm * 255**2 * mse + bpp, bpp, mse
+    return lmbda * 255**2 * mse + bpp, bpp, mse
+
+
 @torch.no_grad()
-def validate():
-    m.eval(); b = d = 0
-    for im in vals:
+def validate(m, forward, crops: list[torch.Tensor], lmbda: float) -> tuple[float, float]:
+    """Mean bpp and PSNR (of the mean MSE) over the held-out crops."""
+    m.eval()
+    bpp = mse = 0.0
+    for im in crops:
         x = im[None].float() / 255
-        _, bpp, mse = loss_of(fwd(x), x); b += float(bpp) / len(vals); d += float(mse) / len(vals)
-    m.train(); return b, 10 * math.log10(1 / d)
-t0 = time.time()
-for s in range(steps):
-    for g in opt.param_groups: g["lr"] = 5e-4 * min(1, (s + 1) / 300)
-    crops, _ = batches[s]
-    x = crops.float() / 255
-    loss, bpp, mse = loss_of(fwd(x), x)
-    opt.zero_grad(); aux.zero_grad()
-    (loss + m.entropy_bottleneck.loss()).backward()
-    torch.nn.utils.clip_grad_norm_(main, 1.0)
-    opt.step(); aux.step()
-    if (s + 1) % 500 == 0:
-        print(which, s + 1, "val bpp %.3f psnr %.2f" % validate(), "%.0fs" % (time.time() - t0), flush=True)
+        _, b, d = rd_terms(forward(x), x, lmbda)
+        bpp, mse = bpp + float(b) / len(crops), mse + float(d) / len(crops)
+    m.train()
+    return bpp, 10 * math.log10(1 / mse)
+
+
+def main() -> None:
+    which, steps, lmbda = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    m, forward = make(which, lmbda)
+    train, held = split_holdout(list_images("../shared/data/train"), 8)
+    batches = StepBatches(load_images(train, 128, False), 128, 8, (lmbda, lmbda), 0)
+    crops = [center_crop(im, 256) for im in load_images(held, 256, False)]
+    params = [p for n, p in m.named_parameters() if not n.endswith(".quantiles")]
+    opt = torch.optim.Adam(params, lr=LR)
+    aux = torch.optim.Adam([m.entropy_bottleneck.quantiles], lr=AUX_LR)
+    t0 = time.time()
+    for s in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = LR * min(1, (s + 1) / WARMUP)
+        x = batches[s][0].float() / 255
+        loss, _, _ = rd_terms(forward(x), x, lmbda)
+        opt.zero_grad()
+        aux.zero_grad()
+        (loss + m.entropy_bottleneck.loss()).backward()
+        torch.nn.utils.clip_grad_norm_(params, CLIP)
+        opt.step()
+        aux.step()
+        if (s + 1) % EVERY == 0:
+            print(which, s + 1, "val bpp %.3f psnr %.2f" % validate(m, forward, crops, lmbda),
+                  "%.0fs" % (time.time() - t0), flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
