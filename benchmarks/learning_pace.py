@@ -19,6 +19,7 @@ import torch
 from compressai.models import ScaleHyperprior as PlainScaleHyperprior
 
 from yotocodec.data import StepBatches, center_crop, list_images, load_images, split_holdout
+from yotocodec.losses import rd_loss
 from yotocodec.model import ModelConfig, ScaleHyperprior
 
 LR, WARMUP, AUX_LR, CLIP, EVERY = 5e-4, 300, 1e-3, 1.0, 500
@@ -33,25 +34,17 @@ def make(which: str, lmbda: float):
     return m, m
 
 
-def rd_terms(out: dict, x: torch.Tensor, lmbda: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(λ·255²·MSE + bpp, bpp, MSE)."""
-    n = x.shape[0] * x.shape[2] * x.shape[3]
-    bpp = sum(-torch.log2(p).sum() for p in out["likelihoods"].values()) / n
-    mse = torch.mean((out["x_hat"].float() - x) ** 2)
-    return lmbda * 255**2 * mse + bpp, bpp, mse
-
-
 @torch.no_grad()
-def validate(m, forward, crops: list[torch.Tensor], lmbda: float) -> tuple[float, float]:
-    """Mean bpp and PSNR (of the mean MSE) over the held-out crops."""
+def validate(m, forward, crops: list[torch.Tensor], lmbda: float) -> tuple[float, float, float]:
+    """Mean loss, bpp and PSNR (of the mean MSE) over the held-out crops."""
     m.eval()
-    bpp = mse = 0.0
+    loss = bpp = mse = 0.0
     for im in crops:
         x = im[None].float() / 255
-        _, b, d = rd_terms(forward(x), x, lmbda)
-        bpp, mse = bpp + float(b) / len(crops), mse + float(d) / len(crops)
+        out = rd_loss(forward(x), x, torch.tensor([lmbda]))
+        loss, bpp, mse = (a + float(out[k]) / len(crops) for a, k in zip((loss, bpp, mse), ("loss", "bpp", "mse")))
     m.train()
-    return bpp, 10 * math.log10(1 / mse)
+    return loss, bpp, 10 * math.log10(1 / mse)
 
 
 def main() -> None:
@@ -70,7 +63,7 @@ def main() -> None:
         for g in opt.param_groups:
             g["lr"] = LR * min(1, (s + 1) / WARMUP)
         x = batches[s][0].float() / 255
-        loss, _, _ = rd_terms(forward(x), x, lmbda)
+        loss = rd_loss(forward(x), x, torch.full((x.shape[0],), lmbda))["loss"]
         opt.zero_grad()
         aux.zero_grad()
         (loss + m.entropy_bottleneck.loss()).backward()
@@ -78,7 +71,7 @@ def main() -> None:
         opt.step()
         aux.step()
         if (s + 1) % EVERY == 0:
-            print(which, s + 1, "val bpp %.3f psnr %.2f" % validate(m, forward, crops, lmbda),
+            print(which, s + 1, "val loss %.3f bpp %.3f psnr %.2f" % validate(m, forward, crops, lmbda),
                   "%.0fs" % (time.time() - t0), flush=True)  # fmt: skip
 
 

@@ -127,3 +127,19 @@ def test_stdin_and_stdout_carry_the_data(photo, tiny_model_path):
     dec = subprocess.run([*args, "decode", "-", "-", "--model", str(tiny_model_path)],
                          input=enc.stdout, capture_output=True, timeout=300)  # fmt: skip
     assert dec.returncode == 0 and dec.stdout.startswith(b"\x89PNG")
+
+
+def test_encode_with_refine_shows_its_steps_and_writes_a_file_that_decodes(encoded, tiny_model_path):
+    r = yoto("encode", encoded / "in.png", encoded / "refined.yoto", "--lmbda", "0.02", "--refine", "3",
+             "--model", tiny_model_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "refine" in r.stderr and "3/3" in r.stderr
+    dec = yoto("decode", encoded / "refined.yoto", encoded / "refined.png", "--model", tiny_model_path)
+    assert dec.returncode == 0, dec.stderr
+
+
+def test_refine_with_a_size_target_is_refused_without_writing(encoded, tiny_model_path):
+    r = yoto("encode", encoded / "in.png", encoded / "t.yoto", "--size", "2KB", "--refine", "3",
+             "--model", tiny_model_path)  # fmt: skip
+    assert r.returncode == 1 and "refinement works with lmbda or quality" in r.stderr
+    assert not (encoded / "t.yoto").exists()

@@ -131,7 +131,7 @@ def test_tiled_transforms_match_whole_image_ones_given_the_halo(shipped, halo, c
     image = np.asarray(Image.open(SAMPLE).convert("RGB").crop((0, 0, 384, 256)))
     with torch.no_grad():
         tf = inference.Transforms(shipped, codec._rate(0.02, shipped).t)
-        x = codec._to_tensor(image)
+        x = codec.to_tensor(image)
         y = inference.analysis(tf.g_a, x, 24)
         tiled_y = inference.analysis(tf.g_a, x, 8, halo)
         whole = inference.synthesis(tf.g_s, torch.round(y), 256, 384, 24)

@@ -25,7 +25,7 @@ def latents(shipped):
     rate = codec._rate(LMBDA, shipped)
     with torch.inference_mode():
         tf = codec.inference.Transforms(shipped, rate.t)
-        y = tf.g_a(codec._to_tensor(image))
+        y = tf.g_a(codec.to_tensor(image))
         z_hat = shipped.z_hat(shipped.z_symbols(tf.h_a(torch.abs(y))))
     return z_hat, torch.round(y).to(torch.int64).flatten().numpy(), rate
 

@@ -55,19 +55,22 @@ def _report(output: str, text: str) -> None:
 
 
 def _encode(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from . import codec, files, ratecontrol
 
     if args.out_dir:
-        return _batch(args, ".yoto", _setting(args) | {"strict": args.strict})
+        return _batch(args, ".yoto", _setting(args) | {"strict": args.strict, "refine": args.refine})
     source, output = args.paths
     model = codec.load(args.model)
     image = files.read_image(io.BytesIO(sys.stdin.buffer.read()) if source == "-" else source)
     ((kind, value),) = _setting(args).items()
     note = ""
     if kind in ("lmbda", "quality"):
-        data = ratecontrol.encode(image, model=model, **{kind: value})
+        with tqdm(total=args.refine, desc="refine", unit="step", disable=not args.refine, file=sys.stderr) as bar:
+            data = ratecontrol.encode(image, model=model, refine=args.refine, on_step=lambda _: bar.update(), **{kind: value})
     else:
-        r = ratecontrol.encode_to(image, kind, value, model, strict=args.strict)
+        r = ratecontrol.encode_to(image, kind, value, model, strict=args.strict, refine=args.refine)
         tries = f"{r.probes} tries, {r.encodes} of them full encodes"
         data, note = r.data, f" ({kind} target {value}: {_achieved(kind, r)} in {tries})"
         if not r.reached:
@@ -126,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--bpp", type=float, help="target bits per pixel, at or below")
     how.add_argument("--psnr", type=float, help="target PSNR in dB, at or above")
     enc.add_argument("--strict", action="store_true", help="fail (exit 1) when a target is out of reach")
+    enc.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                     help="optimise the latents for this image over STEPS steps (with --lmbda or --quality): "
+                          "smaller files at the same quality, the decoder unchanged; ~0.2-0.4 s per step "
+                          "per megapixel on one core (default: 0)")
     dec = sub.add_parser("decode", help="decompress .yoto files to images")
     dec.add_argument("--format", default="png", help="image format for --out-dir and for '-' (default: png)")
     for s in (enc, dec):

@@ -67,7 +67,8 @@ def _is_gray(image: Image.Image | np.ndarray) -> bool:
     return source_mode(image) == "L" if isinstance(image, Image.Image) else np.ndim(image) == 2
 
 
-def _to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
+def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
+    """An image (PIL, uint8 RGB or gray array) as a (1, 3, H, W) float tensor in [0, 1]."""
     if isinstance(image, Image.Image):
         a = np.asarray(as_rgb(image))
     else:
@@ -173,7 +174,7 @@ def analyse(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprio
     """y = g_a(image) at trade-off ``lmbda`` (checked and snapped as ``encode`` does)."""
     model = model or load()
     rate = _rate(lmbda, model)
-    x = _to_tensor(image)
+    x = to_tensor(image)
     height, width = x.shape[2:]
     tf = inference.Transforms(model, rate.t)
     xp = _pad(x, model.downsampling_factor)
@@ -247,7 +248,7 @@ def reference(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperpr
     """
     model = model or load()
     t = _rate(lmbda, model).t
-    x = _to_tensor(image)
+    x = to_tensor(image)
     height, width = x.shape[2:]
     tf = inference.Transforms(model, t)
     y = tf.g_a(_pad(x, model.downsampling_factor))

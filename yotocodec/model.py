@@ -47,10 +47,10 @@ class ModelConfig:
     film_hidden: int = 128
 
 
-def _in_float32(entropy_model: nn.Module, *tensors: Tensor):
+def _in_float32(entropy_model: nn.Module, *tensors: Tensor, training: bool | None):
     """Call an entropy model outside autocast: likelihoods need float32 precision."""
     with torch.autocast(tensors[0].device.type, enabled=False):
-        return entropy_model(*(t.float() for t in tensors))
+        return entropy_model(*(t.float() for t in tensors), training=training)
 
 
 class ScaleHyperprior(nn.Module):
@@ -103,15 +103,23 @@ class ScaleHyperprior(nn.Module):
         Under autocast (bf16 training) the entropy models still run in float32.
         """
         t = self.condition(lmbda)
-        y = self.g_a(x, t)
+        y = self.g_a(x, t).float()
+        x_hat = self.g_s(y + (torch.round(y) - y).detach(), t)
+        return {"x_hat": x_hat, "likelihoods": self.likelihoods(y, t)}
+
+    def likelihoods(self, y: Tensor, t: Tensor, noisy: bool | None = None, y_values: Tensor | None = None) -> dict[str, Tensor]:
+        """Likelihoods of y and z = h_a(|y|) under the hyperprior: of the latents plus uniform
+        noise if ``noisy`` (default: in training mode), else of the rounded latents coded;
+        y's at ``y_values`` as given instead, if given (e.g. softly rounded y)."""
         z = self.h_a(torch.abs(y), t)
-        z_hat, z_likelihoods = _in_float32(self.entropy_bottleneck, z)
+        z_hat, z_likelihoods = _in_float32(self.entropy_bottleneck, z, training=noisy)
         scales = self.h_s(z_hat, t)
-        _, y_likelihoods = _in_float32(self.gaussian_conditional, y, scales)
-        y = y.float()
-        y_hat = y + (torch.round(y) - y).detach()
-        x_hat = self.g_s(y_hat, t)
-        return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+        if y_values is None:
+            _, y_likelihoods = _in_float32(self.gaussian_conditional, y, scales, training=noisy)
+        else:
+            gc = self.gaussian_conditional
+            y_likelihoods = gc.likelihood_lower_bound(gc._likelihood(y_values.float(), gc.lower_bound_scale(scales.float())))
+        return {"y": y_likelihoods, "z": z_likelihoods}
 
     def scales(self) -> np.ndarray:
         """The scale table (float64) that the y stream's scale indexes point into."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ from .conditioning import LMBDA_MAX, LMBDA_MIN
 from .files import source_mode
 from .metrics import psnr as psnr_db
 from .model import ScaleHyperprior
+from .refine import refine as refined
 
 KINDS = ("size", "bpp", "psnr")
 SETTINGS = ("lmbda", "quality", *KINDS)
@@ -232,11 +234,14 @@ def _first_t(image: Image.Image, curve: str, aim: float) -> float:
 
 
 def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
-              model: ScaleHyperprior | None = None, strict: bool = False) -> Result:  # fmt: skip
+              model: ScaleHyperprior | None = None, strict: bool = False, refine: int = 0) -> Result:  # fmt: skip
     """Encode ``image`` at the λ whose file meets ``target`` (``kind``: size in bytes or text
-    like ``"40KB"``, bpp, psnr in dB)."""
+    like ``"40KB"``, bpp, psnr in dB). ``refine`` must be 0: targets are searched with g_a."""
     if kind not in KINDS:
         raise ValueError(f"unknown target {kind!r}; use one of {', '.join(KINDS)}")
+    if refine:
+        raise ValueError(f"refinement works with lmbda or quality, not with a {kind} target (yet): "
+                         "choose λ or quality, or encode the target without refinement")  # fmt: skip
     target = parse_size(target) if kind == "size" else float(target)
     if not (math.isfinite(target) and target > 0):
         raise ValueError(f"the {kind} target must be a positive number, got {target}")
@@ -287,14 +292,18 @@ def _rank(kind: str, value: float, target: float) -> tuple[bool, float]:
 
 def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quality: float | None = None,
            size: int | str | None = None, bpp: float | None = None, psnr: float | None = None,
-           model: ScaleHyperprior | None = None, strict: bool = False) -> bytes:  # fmt: skip
+           model: ScaleHyperprior | None = None, strict: bool = False, refine: int = 0,
+           on_step: Callable[[int], None] | None = None) -> bytes:  # fmt: skip
     """Compress an image (PIL image, uint8 RGB or gray array) at one setting, given alone:
     ``lmbda``, ``quality`` (1..100), or a target ``size`` (bytes, or text like ``"40KB"``),
-    ``bpp`` or ``psnr`` (dB) met as closely as the model allows (``strict``: or raise)."""
+    ``bpp`` or ``psnr`` (dB) met as closely as the model allows (``strict``: or raise).
+    ``refine``: steps of encoder-side optimisation of the latents (``refine.py``; slower,
+    smaller files at the same quality), reported to ``on_step``."""
     given = {k: v for k, v in dict(lmbda=lmbda, quality=quality, size=size, bpp=bpp, psnr=psnr).items() if v is not None}
     if len(given) != 1:
         raise ValueError(f"give exactly one of lmbda, quality, size, bpp, psnr (got {', '.join(given) or 'none'})")
     ((kind, value),) = given.items()
     if kind in ("lmbda", "quality"):
-        return codec.encode(image, value if kind == "lmbda" else quality_to_lmbda(value), model)
-    return encode_to(image, kind, value, model, strict).data
+        analysis = codec.analyse(image, value if kind == "lmbda" else quality_to_lmbda(value), model)
+        return (refined(analysis, image, refine, on_step=on_step) if refine else analysis).pack()
+    return encode_to(image, kind, value, model, strict, refine).data
