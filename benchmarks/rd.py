@@ -1,11 +1,13 @@
 """Rate–distortion benchmark: yotocodec against classical codecs on an image folder, real files.
 
     python benchmarks/rd.py [--dataset kodak|tecnick|clic|PATH] [--model M] [--codecs KEY ...]
+                            [--refine STEPS]
 
 Every codec codes every image at every quality (λ for yotocodec); each point records the
 file's bytes as bpp, PSNR and MS-SSIM on RGB, and encode and decode seconds. Points are
 cached in OUT/DATASET/points.jsonl (keyed by codec version), so an interrupted run resumes
-and the classical codecs run once. Writes, in OUT/DATASET/:
+and the classical codecs run once. ``--refine STEPS`` adds the curve of ``yoto encode --refine
+STEPS`` (encoder-side refinement) at 6 λ, with its BD-rates. Writes, in OUT/DATASET/:
   <codec>.json      averaged curves in CompressAI's results layout;
   rd.md             PSNR at fixed rates and BD-rates (PSNR, MS-SSIM) of yotocodec vs each curve;
   rd-psnr.png, rd-ms-ssim.png.
@@ -30,7 +32,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from yotocodec import codec
+from yotocodec import codec, refine
 from yotocodec.bitstream import VERSION
 from yotocodec.conditioning import LMBDA_MAX, LMBDA_MIN
 from yotocodec.data import list_images
@@ -46,6 +48,7 @@ DATASETS = {
 }
 REFERENCES = sorted((ROOT / "benchmarks" / "reference").glob("*.json"))
 LMBDAS = np.geomspace(LMBDA_MIN, LMBDA_MAX, 12).round(6).tolist()
+REFINE_LMBDAS = np.geomspace(LMBDA_MIN, LMBDA_MAX, 6).round(6).tolist()
 BPP_GRID = [0.15, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
 
 
@@ -104,10 +107,17 @@ def _version(dist: str) -> str:
     return version(dist)
 
 
-def yotocodec_codec(model_path: str | None) -> Codec:
+def yotocodec_codec(model_path: str | None, steps: int = 0) -> Codec:
+    """Our codec; with ``steps``, encoding refines the latents that long (``yotocodec.refine``)."""
     model = codec.load(model_path)
-    return Codec("yotocodec", "yotocodec", LMBDAS, lambda im, lm: codec.encode(im, lm, model),
-                 lambda data: codec.decode(data, model), f"model {model_id(model).hex()}, format {VERSION}")  # fmt: skip
+    version = f"model {model_id(model).hex()}, format {VERSION}"
+    if not steps:
+        return Codec("yotocodec", "yotocodec", LMBDAS, lambda im, lm: codec.encode(im, lm, model),
+                     lambda data: codec.decode(data, model), version)  # fmt: skip
+    settings = f"refine {steps} (lr {refine.LR}, τ {refine.TAU_MAX}/{refine.TAU_DECAY}, seed 0)"
+    return Codec(f"yotocodec-refine{steps}", f"yotocodec --refine {steps}", REFINE_LMBDAS,
+                 lambda im, lm: refine.refine(codec.analyse(im, lm, model), im, steps).pack(),
+                 lambda data: codec.decode(data, model), f"{version}, {settings}")  # fmt: skip
 
 
 def ms_ssim(a: Image.Image, b: Image.Image) -> float:
@@ -231,9 +241,10 @@ def plot(curves: dict[str, list[dict]], path: Path, title: str, metric: str = "p
     refs = {json.loads(p.read_text())["name"] for p in REFERENCES}
     fig, ax = plt.subplots(figsize=(7, 5))
     for name, points in curves.items():
-        style = "o-" if name == "yotocodec" else ".--" if name in refs else ".-"
+        ours = name.startswith("yotocodec")
+        style = "o-" if ours else ".--" if name in refs else ".-"
         ax.plot([p["bpp"] for p in points], [quality(p, metric) for p in points], style, ms=4, label=name,
-                lw=2.2 if name == "yotocodec" else 1.2)  # fmt: skip
+                lw=2.2 if ours else 1.2)  # fmt: skip
     ylabel = "PSNR RGB (dB)" if metric == "psnr" else "MS-SSIM RGB (dB)"
     ax.set(xlabel="bits per pixel", ylabel=ylabel, title=title, xlim=(0, 2.2))
     ax.grid(alpha=0.3)
@@ -245,19 +256,23 @@ def plot(curves: dict[str, list[dict]], path: Path, title: str, metric: str = "p
 
 def markdown(result: dict) -> str:
     names = list(result["curves"])
-    rows = ["| λ | bpp | PSNR (dB) | MS-SSIM | encode (s) | decode (s) |", "|---|---|---|---|---|---|"]
-    for p in result["curves"]["yotocodec"]:
-        rows.append(f"| {p['param']:g} | {p['bpp']:.3f} | {p['psnr']:.2f} | {p['ms_ssim']:.4f} | "
-                    f"{p['enc_s']:.2f} | {p['dec_s']:.2f} |")  # fmt: skip
-    rows += ["", "PSNR (dB) at equal rate (interpolated in log bpp; – outside a curve):", "",
+    rows = []
+    for ours in result["ours"]:
+        rows += [f"{ours}:", "", "| λ | bpp | PSNR (dB) | MS-SSIM | encode (s) | decode (s) |", "|---|---|---|---|---|---|"]
+        for p in result["curves"][ours]:
+            rows.append(f"| {p['param']:g} | {p['bpp']:.3f} | {p['psnr']:.2f} | {p['ms_ssim']:.4f} | "
+                        f"{p['enc_s']:.2f} | {p['dec_s']:.2f} |")  # fmt: skip
+        rows.append("")
+    rows += ["PSNR (dB) at equal rate (interpolated in log bpp; – outside a curve):", "",
              "| bpp | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]  # fmt: skip
     for b in BPP_GRID:
         cells = [psnr_at(result["curves"][n], b) for n in names]
         rows.append(f"| {b:.2f} | " + " | ".join("–" if np.isnan(v) else f"{v:.2f}" for v in cells) + " |")
-    rows += ["", f"BD-rate of yotocodec ({result['version']}; {result['images']} images; negative = fewer bits):",
-             "", "| anchor | BD-rate (PSNR) | BD-rate (MS-SSIM) |", "|---|---|---|"]  # fmt: skip
-    for n, v in result["bd_rate_percent"].items():
-        rows.append(f"| {n} | {v['psnr']:+.1f} % | {v['ms_ssim']:+.1f} % |")
+    for ours, table in result["bd_rate_percent"].items():
+        rows += ["", f"BD-rate of {ours} ({result['version']}; {result['images']} images; negative = fewer bits):",
+                 "", "| anchor | BD-rate (PSNR) | BD-rate (MS-SSIM) |", "|---|---|---|"]  # fmt: skip
+        for n, v in table.items():
+            rows.append(f"| {n} | {v['psnr']:+.1f} % | {v['ms_ssim']:+.1f} % |")
     return "\n".join(rows)
 
 
@@ -269,15 +284,15 @@ def find_dataset(name: str) -> Path:
     raise SystemExit(f"rd.py: dataset {name!r} not found ({hint})")
 
 
-def run(dataset: str, model: str | None, out: Path, keys: list[str] | None) -> dict:
+def run(dataset: str, model: str | None, out: Path, keys: list[str] | None, refine_steps: int = 0) -> dict:
     folder = find_dataset(dataset)
     label = dataset if dataset in DATASETS else folder.name
     out = out / label
     out.mkdir(parents=True, exist_ok=True)
     images = {f.name: read_image(f) for f in list_images(folder)}
     cache = PointCache(out / "points.jsonl")
-    ours = yotocodec_codec(model)
-    codecs = [ours] + [c for c in classical_codecs() if keys is None or c.key in keys]
+    ours = [yotocodec_codec(model)] + ([yotocodec_codec(model, refine_steps)] if refine_steps else [])
+    codecs = ours + [c for c in classical_codecs() if keys is None or c.key in keys]
     curves, files = {}, {}
     for c in codecs:
         curves[c.name] = curve(c, images, cache)
@@ -285,10 +300,12 @@ def run(dataset: str, model: str | None, out: Path, keys: list[str] | None) -> d
         (out / f"{c.key}.json").write_text(json.dumps(files[c.key], indent=1))
     if label == "kodak":
         curves |= references()
-    anchors = [n for n in curves if n != ours.name]
-    result = {"dataset": str(folder), "images": len(images), "version": ours.version, "curves": curves,
-              "bd_rate_percent": {n: {m: bd_rate(curves[n], curves[ours.name], m) for m in ("psnr", "ms_ssim")}
-                                  for n in anchors}}  # fmt: skip
+    names = [c.name for c in ours]
+    anchors = [n for n in curves if n not in names]
+    bd = {o: {n: {m: bd_rate(curves[n], curves[o], m) for m in ("psnr", "ms_ssim")} for n in names[:i] + anchors}
+          for i, o in enumerate(names)}  # fmt: skip
+    result = {"dataset": str(folder), "images": len(images), "version": ours[0].version, "ours": names,
+              "curves": curves, "bd_rate_percent": bd}  # fmt: skip
     (out / "rd.json").write_text(json.dumps(result, indent=1))
     (out / "rd.md").write_text(markdown(result) + "\n")
     title = f"{label} ({len(images)} images)"
@@ -303,8 +320,9 @@ def main() -> None:
     p.add_argument("--model", help="model file (default: the shipped model)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument("--codecs", nargs="*", help="classical codecs to run (keys; default: all)")
+    p.add_argument("--refine", type=int, default=0, metavar="STEPS", help="add yotocodec --refine STEPS")
     args = p.parse_args()
-    sys.stdout.write(markdown(run(args.dataset, args.model, Path(args.out), args.codecs)) + "\n")
+    sys.stdout.write(markdown(run(args.dataset, args.model, Path(args.out), args.codecs, args.refine)) + "\n")
 
 
 if __name__ == "__main__":

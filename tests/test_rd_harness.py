@@ -60,3 +60,14 @@ def test_a_second_run_reuses_the_cached_points(result, tiny_model_path):
     before = points.read_text()
     rd.run(str(folder), str(tiny_model_path), out, ["jpeg444"])
     assert points.read_text() == before
+
+
+def test_a_refined_curve_is_reported_against_the_plain_one_and_the_anchors(tmp_path, tiny_model_path, crop):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    crop.save(folder / "crop.png")
+    result = rd.run(str(folder), str(tiny_model_path), tmp_path / "out", ["jpeg444"], refine_steps=2)
+    assert result["ours"] == ["yotocodec", "yotocodec --refine 2"]
+    assert len(result["curves"]["yotocodec --refine 2"]) == len(rd.REFINE_LMBDAS)
+    assert list(result["bd_rate_percent"]["yotocodec --refine 2"]) == ["yotocodec", "JPEG 4:4:4"]
+    assert "BD-rate of yotocodec --refine 2" in (tmp_path / "out" / "images" / "rd.md").read_text()
