@@ -18,7 +18,8 @@ from yotocodec import codec
 from yotocodec.conditioning import FiLM, normalize_log_lmbda, sample_lmbda
 from yotocodec.model import ModelConfig, ScaleHyperprior
 from yotocodec.modelfile import load_model
-from yotocodec.train import TrainConfig, Trainer, bf16_native, export_checkpoint, lr_at, validation_lmbdas
+from yotocodec.model import bf16_native
+from yotocodec.train import TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
 
 from conftest import random_image
 

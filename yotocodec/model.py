@@ -53,6 +53,14 @@ def _in_float32(entropy_model: nn.Module, *tensors: Tensor, training: bool | Non
         return entropy_model(*(t.float() for t in tensors), training=training)
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds up ``device``: CUDA, or a CPU with bf16 instructions."""
+    if device.type == "cuda":
+        return True
+    native = (getattr(torch.cpu, n, lambda: False) for n in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return device.type == "cpu" and any(f() for f in native)
+
+
 class ScaleHyperprior(nn.Module):
     """Variable-rate (YOTO) scale hyperprior: ``forward(x, λ) -> x̂, likelihoods``."""
 

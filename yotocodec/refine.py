@@ -8,7 +8,8 @@ element is drawn softly towards its floor or ceiling, the nearer more likely, at
 temperature that falls over the run so that the soft values end close to hard rounding; g_s
 and the rate both see the soft values (z keeps the training proxy, additive noise). Every
 ``CHECK_EVERY`` steps and at the end, the loss of the *coded* latents (rounded, the decoder's
-image) is measured, and the best y kept: never worse than g_a's.
+image) is measured in float32, and the best y kept: never worse than g_a's. The gradient
+steps run under bf16 autocast where the CPU has native bf16 (1.8× faster per step here).
 
 Only the encoder changes: the decoder, the bitstream and the model are the same, and
 ``pack`` codes the refined y exactly as it codes g_a's. A step runs h_a, h_s and g_s forward
@@ -29,6 +30,7 @@ from torch import Tensor
 
 from .codec import Analysis, to_tensor
 from .losses import bits_per_pixel
+from .model import bf16_native
 
 LR = 0.02
 """Adam's step size on y (latent units; a quantization bin is 1)."""
@@ -66,6 +68,7 @@ def refine(analysis: Analysis, image: Image.Image | np.ndarray, steps: int, lr: 
         mse = torch.mean((model.g_s(y_in, t)[:, :, :height, :width] - x) ** 2)
         return lmbda * 255.0**2 * mse + bits_per_pixel(likelihoods, height * width)[0]
 
+    fast = bf16_native(torch.device("cpu"))
     y = analysis.y.clone().requires_grad_(True)
     opt = torch.optim.Adam([y], lr=lr)
     best, best_y = math.inf, analysis.y
@@ -79,8 +82,9 @@ def refine(analysis: Analysis, image: Image.Image | np.ndarray, steps: int, lr: 
                     best, best_y = coded, y.detach().clone()
             if i == steps:
                 break
-            y_soft = soft_round(y, min(TAU_MAX, math.exp(-TAU_DECAY * i / steps)))
-            (y.grad,) = torch.autograd.grad(loss(y_soft, model.likelihoods(y, t, noisy=True, y_values=y_soft)), [y])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+                y_soft = soft_round(y, min(TAU_MAX, math.exp(-TAU_DECAY * i / steps)))
+                (y.grad,) = torch.autograd.grad(loss(y_soft, model.likelihoods(y, t, noisy=True, y_values=y_soft)), [y])
             opt.step()
             if on_step is not None:
                 on_step(i + 1)

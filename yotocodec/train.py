@@ -43,7 +43,7 @@ from .data import StepBatches, center_crop, list_images, load_images, split_hold
 from .losses import rd_loss
 from .lossweights import LossWeights
 from .metrics import mse_to_psnr
-from .model import ModelConfig, ScaleHyperprior
+from .model import ModelConfig, ScaleHyperprior, bf16_native
 from .modelfile import atomic_save, load_model, load_weights, save_model
 
 
@@ -130,14 +130,6 @@ def _init_distributed(device: str) -> tuple[int, int]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def bf16_native(device: torch.device) -> bool:
-    """Whether bf16 autocast speeds up ``device``: CUDA, or a CPU with bf16 instructions."""
-    if device.type == "cuda":
-        return True
-    native = (getattr(torch.cpu, n, lambda: False) for n in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-    return device.type == "cpu" and any(f() for f in native)
 
 
 def _pick_device(name: str) -> torch.device:
