@@ -138,8 +138,9 @@ def test_encode_with_refine_shows_its_steps_and_writes_a_file_that_decodes(encod
     assert dec.returncode == 0, dec.stderr
 
 
-def test_refine_with_a_size_target_is_refused_without_writing(encoded, tiny_model_path):
-    r = yoto("encode", encoded / "in.png", encoded / "t.yoto", "--size", "2KB", "--refine", "3",
-             "--model", tiny_model_path)  # fmt: skip
+@pytest.mark.parametrize("output", [["t.yoto"], ["-o", "batch"]])
+def test_refine_with_a_size_target_is_refused_without_writing(encoded, tiny_model_path, output):
+    r = yoto("encode", encoded / "in.png", *[encoded / o if o != "-o" else o for o in output], "--size", "2KB",
+             "--refine", "3", "--model", tiny_model_path)  # fmt: skip
     assert r.returncode == 1 and "refinement works with lmbda or quality" in r.stderr
-    assert not (encoded / "t.yoto").exists()
+    assert not (encoded / "t.yoto").exists() and not (encoded / "batch").exists()

@@ -59,12 +59,13 @@ def _encode(args: argparse.Namespace) -> int:
 
     from . import codec, files, ratecontrol
 
+    ((kind, value),) = _setting(args).items()
+    ratecontrol.check_refine(kind, args.refine)
     if args.out_dir:
-        return _batch(args, ".yoto", _setting(args) | {"strict": args.strict, "refine": args.refine})
+        return _batch(args, ".yoto", {kind: value, "strict": args.strict, "refine": args.refine})
     source, output = args.paths
     model = codec.load(args.model)
     image = files.read_image(io.BytesIO(sys.stdin.buffer.read()) if source == "-" else source)
-    ((kind, value),) = _setting(args).items()
     note = ""
     if kind in ("lmbda", "quality"):
         with tqdm(total=args.refine, desc="refine", unit="step", disable=not args.refine, file=sys.stderr) as bar:

@@ -233,15 +233,20 @@ def _first_t(image: Image.Image, curve: str, aim: float) -> float:
     return float(np.interp(mean + (aim - mean - d) / s, typical, TYPICAL_LOG_LMBDA))
 
 
+def check_refine(kind: str, refine: int) -> None:
+    """Refinement (``refine`` steps > 0) goes with a λ or a quality, not with a target."""
+    if refine and kind not in ("lmbda", "quality"):
+        raise ValueError(f"refinement works with lmbda or quality, not with a {kind} target (yet): "
+                         "choose λ or quality, or encode the target without refinement")  # fmt: skip
+
+
 def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
               model: ScaleHyperprior | None = None, strict: bool = False, refine: int = 0) -> Result:  # fmt: skip
     """Encode ``image`` at the λ whose file meets ``target`` (``kind``: size in bytes or text
     like ``"40KB"``, bpp, psnr in dB). ``refine`` must be 0: targets are searched with g_a."""
     if kind not in KINDS:
         raise ValueError(f"unknown target {kind!r}; use one of {', '.join(KINDS)}")
-    if refine:
-        raise ValueError(f"refinement works with lmbda or quality, not with a {kind} target (yet): "
-                         "choose λ or quality, or encode the target without refinement")  # fmt: skip
+    check_refine(kind, refine)
     target = parse_size(target) if kind == "size" else float(target)
     if not (math.isfinite(target) and target > 0):
         raise ValueError(f"the {kind} target must be a positive number, got {target}")
