@@ -45,8 +45,8 @@ TRIM = 0.03
 (``_trimmed``); the search aims between 2 % under and 3 % over."""
 MAX_BLEND = 1.0
 """A probe between two probes at most this far apart in log λ blends their latents. On 12
-training photos (gaps 0.3–0.9, probes 5–30 % of the way in) blended files cost +0.02 dB on
-average (at most +0.06 dB) against g_a's own files of the same size
+training photos (gaps 0.3–0.9, probes 5–30 % of the way in) blended files cost +0.01 dB on
+average (at most +0.04 dB; +0.02 and +0.06 with the previous weights) against g_a's own files of the same size
 (benchmarks/shortcut_cost.py)."""
 TYPICAL_LOG_LMBDA = np.linspace(math.log(LMBDA_MIN), math.log(LMBDA_MAX), 9)
 TYPICAL = {
