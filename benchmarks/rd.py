@@ -113,13 +113,13 @@ def yotocodec_codec(model_path: str | None, steps: int = 0) -> Codec:
     """Our codec; with ``steps``, encoding refines the latents that long (``yotocodec.refine``)."""
     model = codec.load(model_path)
     version = f"model {model_id(model).hex()}, format {VERSION}"
+    decode = lambda data: codec.decode(data, model)  # noqa: E731
     if not steps:
-        return Codec("yotocodec", "yotocodec", LMBDAS, lambda im, lm: codec.encode(im, lm, model),
-                     lambda data: codec.decode(data, model), version)  # fmt: skip
+        return Codec("yotocodec", "yotocodec", LMBDAS, lambda im, lm: codec.encode(im, lm, model), decode, version)
     settings = f"refine {steps} (lr {refine.LR}, τ {refine.TAU_MAX}/{refine.TAU_DECAY}, seed 0)"
     return Codec(f"yotocodec-refine{steps}", f"yotocodec --refine {steps}", REFINE_LMBDAS,
                  lambda im, lm: refine.refine(codec.analyse(im, lm, model), im, steps).pack(),
-                 lambda data: codec.decode(data, model), f"{version}, {settings}")  # fmt: skip
+                 decode, f"{version}, {settings}")  # fmt: skip
 
 
 def ms_ssim(a: Image.Image, b: Image.Image) -> float:

@@ -16,9 +16,8 @@ from PIL import Image
 
 from yotocodec import codec
 from yotocodec.conditioning import FiLM, normalize_log_lmbda, sample_lmbda
-from yotocodec.model import ModelConfig, ScaleHyperprior
+from yotocodec.model import ModelConfig, ScaleHyperprior, bf16_native
 from yotocodec.modelfile import load_model
-from yotocodec.model import bf16_native
 from yotocodec.train import TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
 
 from conftest import random_image
