@@ -16,7 +16,7 @@ from PIL import Image
 
 from yotocodec import codec
 from yotocodec.conditioning import FiLM, normalize_log_lmbda, sample_lmbda
-from yotocodec.model import ModelConfig, ScaleHyperprior, bf16_native
+from yotocodec.model import ModelConfig, ScaleHyperprior, bf16_native, widen
 from yotocodec.modelfile import load_model
 from yotocodec.train import TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
 
@@ -206,7 +206,37 @@ def test_a_new_run_can_start_from_a_model_file_resume_and_export(folder, tmp_pat
     export_checkpoint(tmp_path / "b" / "checkpoint.pt", tmp_path / "exported.pt")
     assert not torch.equal(resumed.model.g_a[0].weight, source.g_a[0].weight)
     with pytest.raises(ValueError, match="--init"):
-        Trainer(small_config(folder, tmp_path / "c", 2, N=16, init=str(tmp_path / "a" / "model.pt")), progress=False)
+        Trainer(small_config(folder, tmp_path / "c", 2, N=6, init=str(tmp_path / "a" / "model.pt")), progress=False)
+    with pytest.raises(ValueError, match="--init"):
+        Trainer(small_config(folder, tmp_path / "d", 2, lmbda_max=0.1, init=str(tmp_path / "a" / "model.pt")), progress=False)
+
+
+def test_widening_keeps_the_reconstruction_and_the_likelihoods_and_then_trains():
+    torch.manual_seed(0)
+    narrow = ScaleHyperprior(ModelConfig(8, 12)).eval()
+    for film in (m for m in narrow.modules() if isinstance(m, FiLM)):  # λ-dependent, not the identity
+        torch.nn.init.normal_(film.mlp[2].weight, std=0.1)
+        torch.nn.init.normal_(film.mlp[2].bias, std=0.1)
+    wide = ScaleHyperprior(ModelConfig(16, 20)).eval()
+    widen(narrow, wide)
+    x, lmbda = torch.rand(2, 3, 64, 64), torch.tensor([0.002, 0.1])
+    with torch.no_grad():
+        a, b = narrow(x, lmbda), wide(x, lmbda)
+    assert torch.equal(a["x_hat"], b["x_hat"])
+    assert torch.equal(a["likelihoods"]["y"], b["likelihoods"]["y"][:, :12])
+    assert torch.allclose(a["likelihoods"]["z"], b["likelihoods"]["z"][:, :8], rtol=1e-5)  # summation order
+    assert b["likelihoods"]["y"][:, 12:].min() > 0.9999  # added y channels: ~0 bits
+    assert b["likelihoods"]["z"][:, 8:].log2().mean() > -0.5  # added z channels: a fraction of a bit
+    b = wide.train()(x, lmbda)
+    (b["x_hat"] - x).square().mean().backward()
+    assert wide.g_a[0].weight.grad[8:].abs().sum() > 0  # the added channels learn
+
+
+def test_a_run_can_start_from_a_narrower_model(folder, tmp_path):
+    source = load_model(Trainer(small_config(folder, tmp_path / "a", 2), progress=False).run())
+    wide = Trainer(small_config(folder, tmp_path / "b", 2, N=12, M=16, init=str(tmp_path / "a" / "model.pt")), progress=False)
+    assert torch.equal(wide.model.g_s[0].weight[:12, :8], source.g_s[0].weight)
+    load_model(wide.run())
 
 
 def test_torchrun_trains_two_ranks_from_the_command_line(folder, tmp_path):

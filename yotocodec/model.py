@@ -165,3 +165,43 @@ class ScaleHyperprior(nn.Module):
         for cdf, length in zip(eb._quantized_cdf.tolist(), eb._cdf_length.tolist()):
             pmfs.append(np.diff(np.asarray(cdf[: length - 1], dtype=np.float64)))
         return pmfs
+
+
+ADDED_Z_PRIOR_SCALE = 0.1
+"""Initial width of the prior of a z channel added by ``widen`` (its ẑ = 0 costs ~0.2 bits)."""
+
+
+@torch.no_grad()
+def widen(source: ScaleHyperprior, target: ScaleHyperprior) -> None:
+    """Copy ``source``'s weights into ``target``, as wide or wider (N and/or M larger).
+
+    Every channel ``target`` adds starts at exactly zero: the weights and bias producing it
+    are zeroed and its FiLM is the identity, while the weights *reading* it keep their random
+    init, so gradients reach it from the first step. ``target`` then makes the same x̂ and
+    the same likelihoods for ``source``'s y and z channels; an added y channel (0 at the
+    smallest scale) costs ~0 bits, an added z channel (0 under a narrow new prior) ~0.2 bits
+    per element. Training goes on from ``source``'s quality with the wider net's capacity.
+    """
+    modules = dict(source.named_modules())
+    wide = dict(target.named_parameters())
+    for name, p in source.named_parameters():
+        q = wide[name]
+        owner = modules[name.rpartition(".")[0]]
+        if name.endswith("mlp.2.weight") or name.endswith("mlp.2.bias"):  # FiLM: [σ-1 | μ] halves
+            q.zero_()
+            for half, wide_half in zip(p.chunk(2), q.chunk(2)):
+                _paste(half, wide_half)
+            continue
+        if isinstance(owner, (nn.Conv2d, nn.ConvTranspose2d)):
+            out_dim = 1 if isinstance(owner, nn.ConvTranspose2d) and p.dim() > 1 else 0
+            q.narrow(out_dim, p.shape[out_dim], q.shape[out_dim] - p.shape[out_dim]).zero_()
+        _paste(p, q)
+    added = target.config.N - source.config.N
+    narrow = EntropyBottleneck(added, init_scale=ADDED_Z_PRIOR_SCALE) if added else nn.Module()
+    for name, p in narrow.named_parameters():
+        target.entropy_bottleneck.get_parameter(name)[-added:] = p
+
+
+def _paste(small: Tensor, big: Tensor) -> None:
+    """Write ``small`` into the leading corner of ``big`` (same number of dimensions)."""
+    big[tuple(slice(n) for n in small.shape)] = small

@@ -43,7 +43,7 @@ from .data import StepBatches, center_crop, list_images, load_images, split_hold
 from .losses import rd_loss
 from .lossweights import LossWeights
 from .metrics import mse_to_psnr
-from .model import ModelConfig, ScaleHyperprior, bf16_native
+from .model import ModelConfig, ScaleHyperprior, bf16_native, widen
 from .modelfile import atomic_save, load_model, load_weights, save_model
 
 
@@ -216,15 +216,17 @@ class Trainer:
 
     def _initialise(self) -> None:
         """A new run with ``--init MODEL`` starts from that model file's weights (fine-tuning:
-        fresh optimizers, step 0); the model must have this run's N, M and λ range."""
+        fresh optimizers, step 0). The model must have this run's λ range; a narrower one
+        (smaller N and/or M) is widened so that the run starts from its reconstructions."""
         if not self.cfg.init:
             return
         source = load_model(self.cfg.init)
-        mine = ModelConfig(self.cfg.N, self.cfg.M, self.cfg.lmbda_min, self.cfg.lmbda_max)
-        if source.config != mine:
-            raise ValueError(f"--init {self.cfg.init} is a {source.config} model, not {mine}: "
-                             "give the same --N, --M, --lmbda-min and --lmbda-max")  # fmt: skip
-        load_weights(self.model, source.state_dict())
+        mine, theirs = self.model.config, source.config
+        if (theirs.lmbda_min, theirs.lmbda_max, theirs.film_hidden) != (mine.lmbda_min, mine.lmbda_max, mine.film_hidden) \
+                or theirs.N > mine.N or theirs.M > mine.M:  # fmt: skip
+            raise ValueError(f"--init {self.cfg.init} is a {theirs} model, which cannot start a {mine} run: "
+                             "give the same --lmbda-min and --lmbda-max, and --N, --M at least its own")  # fmt: skip
+        widen(source, self.model)
 
     def save_checkpoint(self) -> None:
         if self.rank == 0:
