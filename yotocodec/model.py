@@ -168,7 +168,7 @@ class ScaleHyperprior(nn.Module):
 
 
 ADDED_Z_PRIOR_SCALE = 0.1
-"""Initial width of the prior of a z channel added by ``widen`` (its ẑ = 0 costs ~0.2 bits)."""
+"""Initial width of the prior of a z channel added by ``widen`` (``init_scale`` of CompressAI)."""
 
 
 @torch.no_grad()
@@ -179,8 +179,8 @@ def widen(source: ScaleHyperprior, target: ScaleHyperprior) -> None:
     are zeroed and its FiLM is the identity, while the weights *reading* it keep their random
     init, so gradients reach it from the first step. ``target`` then makes the same x̂ and
     the same likelihoods for ``source``'s y and z channels; an added y channel (0 at the
-    smallest scale) costs ~0 bits, an added z channel (0 under a narrow new prior) ~0.2 bits
-    per element. Training goes on from ``source``'s quality with the wider net's capacity.
+    smallest scale) costs ~0 bits, an added z channel (0 under a narrow new prior) under a
+    bit per element until its prior has learned. Training goes on from ``source``'s quality with the wider net's capacity.
     """
     modules = dict(source.named_modules())
     wide = dict(target.named_parameters())
