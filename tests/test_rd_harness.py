@@ -1,5 +1,6 @@
 """The RD benchmark harness: its JPEG numbers match an independent Pillow measurement, it
-writes CompressAI-layout results, and a second run reuses the cached points."""
+writes CompressAI-layout results, a second run reuses the cached points, and the model
+comparison that decides what ships tells a worse model from an equal one."""
 
 import io
 import json
@@ -10,6 +11,9 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, SAMPLE
+from yotocodec import codec
+from yotocodec.model import ModelConfig, ScaleHyperprior, widen
+from yotocodec.modelfile import save_model
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 rd = pytest.importorskip("rd")
@@ -71,3 +75,18 @@ def test_a_refined_curve_is_reported_against_the_plain_one_and_the_anchors(tmp_p
     assert len(result["curves"]["yotocodec --refine 2"]) == len(rd.REFINE_LMBDAS)
     assert list(result["bd_rate_percent"]["yotocodec --refine 2"]) == ["yotocodec", "JPEG 4:4:4"]
     assert "BD-rate of yotocodec --refine 2" in (tmp_path / "out" / "images" / "rd.md").read_text()
+
+
+def test_model_comparison_finds_nothing_against_itself_and_the_cost_of_a_worse_model(tmp_path, shipped, crop):
+    compare_models = pytest.importorskip("compare_models")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    crop.save(folder / "crop.png")
+    same = compare_models.compare(str(codec.DEFAULT_MODEL), None, str(folder), tmp_path / "points.jsonl")
+    assert same["bd_rate_percent"]["psnr"] == pytest.approx(0, abs=1e-9)
+    wide = ScaleHyperprior(ModelConfig(shipped.config.N * 2, shipped.config.M))
+    widen(shipped, wide)  # same images, a few more bits for its untrained z channels
+    save_model(wide, tmp_path / "wide.pt")
+    worse = compare_models.compare(str(tmp_path / "wide.pt"), None, str(folder), tmp_path / "points.jsonl")
+    assert worse["bd_rate_percent"]["psnr"] > 0.5
+    assert "BD-rate of the candidate: +" in compare_models.report(worse, "wide.pt", None)
