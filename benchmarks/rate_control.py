@@ -5,9 +5,11 @@ model gives at λ_min and at λ_max; for those, it reports how often the result 
 tolerance on the allowed side (size and bpp: −2 %…0; PSNR: 0…+0.1 dB), the λ values it
 tried and how many of those ran g_a (full encodes; the others blended two tries' latents),
 and the time against one fixed-λ encode of the same image (medians of 3 runs each). Writes
-``benchmarks/results/rate_control.{json,md}``.
+``benchmarks/results/rate_control.{json,md}``. With ``--refine STEPS``, every encode (the
+range's ends, the reference encode and each try) is refined that long, runs are timed once,
+and the results go to ``rate_control-refineSTEPS.{json,md}``.
 
-    python benchmarks/rate_control.py [--dataset kodak|PATH]
+    python benchmarks/rate_control.py [--dataset kodak|PATH] [--refine STEPS]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from yotocodec import codec, ratecontrol
 from yotocodec.data import list_images
 from yotocodec.files import read_image
 from yotocodec.metrics import psnr
+from yotocodec.modelfile import model_id
 
 TARGETS = [("size", 12_000), ("size", 25_000), ("size", 50_000), ("bpp", 0.25), ("bpp", 0.5),
            ("bpp", 0.75), ("psnr", 27.0), ("psnr", 28.0), ("psnr", 29.0)]  # fmt: skip
@@ -46,13 +49,15 @@ def _timed(fn, *args, repeat: int = 3):
     return out, float(np.median(times))
 
 
-def run_image(image, model) -> list[dict]:
-    ends = {lm: codec.encode(image, lm, model) for lm in (model.config.lmbda_min, model.config.lmbda_max)}
-    _, encode_s = _timed(codec.encode, image, 0.01, model)
+def run_image(image, model, refine: int = 0) -> list[dict]:
+    repeat = 1 if refine else 3
+    encode = lambda lm: ratecontrol.encode(image, lm, model=model, refine=refine)  # noqa: E731
+    ends = {lm: encode(lm) for lm in (model.config.lmbda_min, model.config.lmbda_max)}
+    _, encode_s = _timed(encode, 0.01, repeat=repeat)
     rows = []
     for kind, target in TARGETS:
         lo, hi = (_value(kind, data, image, model) for data in ends.values())
-        r, seconds = _timed(ratecontrol.encode_to, image, kind, target, model)
+        r, seconds = _timed(ratecontrol.encode_to, image, kind, target, model, False, refine, repeat=repeat)
         rows.append({"kind": kind, "target": target, "value": r.value, "lmbda": r.lmbda, "reached": r.reached,
                      "reachable": lo <= target <= hi, "probes": r.probes, "encodes": r.encodes,
                      "time_ratio": seconds / encode_s})  # fmt: skip
@@ -79,16 +84,18 @@ def main() -> None:
     p.add_argument("--dataset", default="kodak")
     p.add_argument("--model")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--refine", type=int, default=0, metavar="STEPS", help="refine every encode this long")
     args = p.parse_args()
     model = codec.load(args.model)
     files = list_images(find_dataset(args.dataset))
     rows = []
     for f in tqdm(files, desc="images"):
-        rows += [{"image": f.name} | r for r in run_image(read_image(f), model)]
-    out = Path(args.out)
-    text = f"Rate control on {args.dataset} ({len(files)} images), shipped model.\n\n{summary(rows)}\n"
-    (out / "rate_control.json").write_text(json.dumps(rows, indent=1))
-    (out / "rate_control.md").write_text(text)
+        rows += [{"image": f.name} | r for r in run_image(read_image(f), model, args.refine)]
+    out, name = Path(args.out), "rate_control" + (f"-refine{args.refine}" if args.refine else "")
+    how = f", every encode refined {args.refine} steps (times: one run)" if args.refine else ""
+    text = f"Rate control on {args.dataset} ({len(files)} images), model {model_id(model).hex()}{how}.\n\n{summary(rows)}\n"
+    (out / f"{name}.json").write_text(json.dumps(rows, indent=1))
+    (out / f"{name}.md").write_text(text)
     print(text)
 
 

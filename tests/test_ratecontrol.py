@@ -30,6 +30,13 @@ def test_reachable_targets_are_met_from_the_allowed_side(shipped, crop, kind, ta
         assert 0.98 * target <= got <= target and got == pytest.approx(r.value)
 
 
+def test_a_size_target_with_refine_is_met_at_a_higher_psnr(shipped, crop):
+    plain = ratecontrol.encode_to(crop, "size", 2000, shipped)
+    refined = ratecontrol.encode_to(crop, "size", 2000, shipped, refine=30)
+    assert refined.reached and 0.98 * 2000 <= len(refined.data) <= 2000
+    assert psnr(crop, yotocodec.decode(refined.data, shipped)) > psnr(crop, yotocodec.decode(plain.data, shipped))
+
+
 def test_a_size_beyond_the_largest_file_gives_the_largest_or_fails_when_strict(shipped, crop):
     r = ratecontrol.encode_to(crop, "size", 10**7, shipped)
     assert not r.reached and r.lmbda == pytest.approx(ratecontrol.LMBDA_MAX, rel=1e-6)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
@@ -60,19 +61,20 @@ def _encode(args: argparse.Namespace) -> int:
     from . import codec, files, ratecontrol
 
     ((kind, value),) = _setting(args).items()
-    ratecontrol.check_refine(kind, args.refine)
     if args.out_dir:
         return _batch(args, ".yoto", {kind: value, "strict": args.strict, "refine": args.refine})
     source, output = args.paths
     model = codec.load(args.model)
     image = files.read_image(io.BytesIO(sys.stdin.buffer.read()) if source == "-" else source)
     note = ""
-    if kind in ("lmbda", "quality"):
-        with tqdm(total=args.refine, desc="refine", unit="step", disable=not args.refine, file=sys.stderr) as bar:
-            data = ratecontrol.encode(image, model=model, refine=args.refine, on_step=lambda _: bar.update(), **{kind: value})
-    else:
-        r = ratecontrol.encode_to(image, kind, value, model, strict=args.strict, refine=args.refine)
-        tries = f"{r.probes} tries, {r.encodes} of them full encodes"
+    with tqdm(total=args.refine, desc="refine", unit="step", disable=not args.refine, file=sys.stderr) as bar:
+        if kind in ("lmbda", "quality"):
+            r = None
+            data = ratecontrol.encode(image, model=model, refine=args.refine, on_step=_progress(bar), **{kind: value})
+        else:
+            r = ratecontrol.encode_to(image, kind, value, model, args.strict, args.refine, _progress(bar))
+    if r is not None:
+        tries = f"{r.probes} tries, {r.encodes} of them full encodes" + (", each refined" if args.refine else "")
         data, note = r.data, f" ({kind} target {value}: {_achieved(kind, r)} in {tries})"
         if not r.reached:
             print(f"yoto: warning: {kind} target {value} is out of reach for this image; "
@@ -85,6 +87,22 @@ def _encode(args: argparse.Namespace) -> int:
     info = codec.inspect(data)
     _report(output, f"{output}: {info.num_bytes} bytes, {info.bpp:.4f} bpp, λ={info.lmbda:.4g}{note}")
     return 0
+
+
+def _progress(bar) -> Callable[[int], None]:
+    """``on_step`` for a refinement bar: a target's later λ tries restart it as "try k"."""
+    tries = 0
+
+    def on_step(step: int) -> None:
+        nonlocal tries
+        if step == 1:
+            tries += 1
+            if tries > 1:
+                bar.reset()
+                bar.set_description(f"refine, try {tries}")
+        bar.update()
+
+    return on_step
 
 
 def _achieved(kind: str, r) -> str:
@@ -131,9 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--psnr", type=float, help="target PSNR in dB, at or above")
     enc.add_argument("--strict", action="store_true", help="fail (exit 1) when a target is out of reach")
     enc.add_argument("--refine", type=int, default=0, metavar="STEPS",
-                     help="optimise the latents for this image over STEPS steps (with --lmbda or --quality): "
-                          "smaller files at the same quality, the decoder unchanged; ~0.5 s per step per "
-                          "megapixel on one core (default: 0)")
+                     help="optimise the latents for this image over STEPS steps: smaller files at the same "
+                          "quality, the decoder unchanged; ~0.5 s per step per megapixel on one core, "
+                          "for each λ a --size/--bpp/--psnr target tries (default: 0)")
     dec = sub.add_parser("decode", help="decompress .yoto files to images")
     dec.add_argument("--format", default="png", help="image format for --out-dir and for '-' (default: png)")
     for s in (enc, dec):

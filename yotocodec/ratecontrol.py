@@ -13,7 +13,8 @@ a probe blends the latents of the two probes around it (``codec.blend``) instead
 g_a, for a fifth of an encode. The answer is the probe closest to the target on the allowed
 side: sizes and bpp at or below it (within 2 %), PSNR at or above it (within 0.1 dB). A
 target outside the model's range gets the nearest end of the range, flagged as not reached,
-or a ``TargetError`` when ``strict``.
+or a ``TargetError`` when ``strict``. With refinement, every probe's latents are refined
+before it is measured: the same search on the refined curve, one refinement per probe.
 """
 
 from __future__ import annotations
@@ -233,20 +234,14 @@ def _first_t(image: Image.Image, curve: str, aim: float) -> float:
     return float(np.interp(mean + (aim - mean - d) / s, typical, TYPICAL_LOG_LMBDA))
 
 
-def check_refine(kind: str, refine: int) -> None:
-    """Refinement (``refine`` steps > 0) goes with a λ or a quality, not with a target."""
-    if refine and kind not in ("lmbda", "quality"):
-        raise ValueError(f"refinement works with lmbda or quality, not with a {kind} target (yet): "
-                         "choose λ or quality, or encode the target without refinement")  # fmt: skip
-
-
 def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
-              model: ScaleHyperprior | None = None, strict: bool = False, refine: int = 0) -> Result:  # fmt: skip
+              model: ScaleHyperprior | None = None, strict: bool = False, refine: int = 0,
+              on_step: Callable[[int], None] | None = None) -> Result:  # fmt: skip
     """Encode ``image`` at the λ whose file meets ``target`` (``kind``: size in bytes or text
-    like ``"40KB"``, bpp, psnr in dB). ``refine`` must be 0: targets are searched with g_a."""
+    like ``"40KB"``, bpp, psnr in dB). With ``refine`` steps, every λ tried is refined
+    (``refine.py``) before it is measured, so the search runs on the refined curve."""
     if kind not in KINDS:
         raise ValueError(f"unknown target {kind!r}; use one of {', '.join(KINDS)}")
-    check_refine(kind, refine)
     target = parse_size(target) if kind == "size" else float(target)
     if not (math.isfinite(target) and target > 0):
         raise ValueError(f"the {kind} target must be a positive number, got {target}")
@@ -273,6 +268,8 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
     while len(scores) < MAX_PROBES and t not in scores:
         analysis, encoded = _analysis(image, t, model, probes)
         encodes += encoded
+        if refine:
+            analysis = refined(analysis, image, refine, on_step=on_step)
         probe, scores[t] = _probe(kind, image, analysis)
         probes[t] = probe
         if kind != "psnr" and target < probe.value <= target * (1 + TRIM):
@@ -311,4 +308,4 @@ def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quali
     if kind in ("lmbda", "quality"):
         analysis = codec.analyse(image, value if kind == "lmbda" else quality_to_lmbda(value), model)
         return (refined(analysis, image, refine, on_step=on_step) if refine else analysis).pack()
-    return encode_to(image, kind, value, model, strict, refine).data
+    return encode_to(image, kind, value, model, strict, refine, on_step).data
