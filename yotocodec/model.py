@@ -180,7 +180,8 @@ def widen(source: ScaleHyperprior, target: ScaleHyperprior) -> None:
     init, so gradients reach it from the first step. ``target`` then makes the same x̂ and
     the same likelihoods for ``source``'s y and z channels; an added y channel (0 at the
     smallest scale) costs ~0 bits, an added z channel (0 under a narrow new prior) under a
-    bit per element until its prior has learned. Training goes on from ``source``'s quality with the wider net's capacity.
+    bit per element until its prior has learned. Training goes on from ``source``'s quality
+    with the wider net's capacity.
     """
     modules = dict(source.named_modules())
     wide = dict(target.named_parameters())

@@ -222,8 +222,8 @@ class Trainer:
             return
         source = load_model(self.cfg.init)
         mine, theirs = self.model.config, source.config
-        if (theirs.lmbda_min, theirs.lmbda_max, theirs.film_hidden) != (mine.lmbda_min, mine.lmbda_max, mine.film_hidden) \
-                or theirs.N > mine.N or theirs.M > mine.M:  # fmt: skip
+        fixed = lambda c: (c.lmbda_min, c.lmbda_max, c.film_hidden)  # noqa: E731
+        if fixed(theirs) != fixed(mine) or theirs.N > mine.N or theirs.M > mine.M:
             raise ValueError(f"--init {self.cfg.init} is a {theirs} model, which cannot start a {mine} run: "
                              "give the same --lmbda-min and --lmbda-max, and --N, --M at least its own")  # fmt: skip
         widen(source, self.model)
