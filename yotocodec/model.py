@@ -198,9 +198,10 @@ def widen(source: ScaleHyperprior, target: ScaleHyperprior) -> None:
             q.narrow(out_dim, p.shape[out_dim], q.shape[out_dim] - p.shape[out_dim]).zero_()
         _paste(p, q)
     added = target.config.N - source.config.N
-    narrow = EntropyBottleneck(added, init_scale=ADDED_Z_PRIOR_SCALE) if added else nn.Module()
-    for name, p in narrow.named_parameters():
-        target.entropy_bottleneck.get_parameter(name)[-added:] = p
+    if added:  # the added z channels' priors: narrow, not CompressAI's wide default
+        narrow = EntropyBottleneck(added, init_scale=ADDED_Z_PRIOR_SCALE)
+        for name, p in narrow.named_parameters():
+            target.entropy_bottleneck.get_parameter(name)[-added:] = p
 
 
 def _paste(small: Tensor, big: Tensor) -> None:

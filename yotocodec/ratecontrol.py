@@ -47,8 +47,8 @@ TRIM = 0.03
 MAX_BLEND = 1.0
 """A probe between two probes at most this far apart in log λ blends their latents. On 12
 training photos (gaps 0.3–0.9, probes 5–30 % of the way in) blended files cost +0.02 dB on
-average (at most +0.06 dB; +0.01 and +0.04 with the previous weights) against g_a's own files of the same size
-(benchmarks/shortcut_cost.py)."""
+average (at most +0.06 dB; +0.01 and +0.04 with the previous weights) against g_a's own
+files of the same size (benchmarks/shortcut_cost.py)."""
 TYPICAL_LOG_LMBDA = np.linspace(math.log(LMBDA_MIN), math.log(LMBDA_MAX), 9)
 TYPICAL = {
     "rate": np.array([-1.222, -0.914, -0.638, -0.408, -0.193, -0.02, 0.121, 0.231, 0.326]),
