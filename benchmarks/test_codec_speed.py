@@ -29,6 +29,7 @@ from torch import nn
 import yotocodec
 from yotocodec import codec, entropy, inference
 from yotocodec.conditioning import FiLM
+from yotocodec.modelfile import model_id
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = ROOT / "data" / "samples" / "kodim23.png"
@@ -147,6 +148,7 @@ def test_codec(benchmark, image, model, tmp_path, op, codec_name):
         sum(len(s[0]) for s in (arg if op == "decode" else out)["strings"])  # fmt: skip
     benchmark.extra_info["gmac"] = conv_macs(fn, arg) / 1e9
     benchmark.extra_info["peak_rss_mb"] = peak_rss_mb(codec_name, op, arg, tmp_path)
+    benchmark.extra_info["model"] = model_id(model).hex()
     benchmark.pedantic(fn, args=(arg,), **ROUNDS)
 
 
