@@ -18,8 +18,9 @@ def main(path: Path = RESULTS / "codec_speed.json") -> str:
     dense = bench[("dense-conv", "test_dense_conv")]
     dense_rate = dense["extra_info"]["gmac"] / dense["stats"]["median"]
     model = bench[("encode", "yotocodec")]["extra_info"].get("model", "?")
+    cpu = runs["machine_info"]["cpu"].get("brand_raw", "?")
     lines = [
-        f"768×512 image (kodim23), λ = 0.01, shipped model {model}; CPU: {runs['machine_info']['cpu'].get('brand_raw', '?')}, "
+        f"768×512 image (kodim23), λ = 0.01, shipped model {model}; CPU: {cpu}, "
         f"torch threads = default; median (min) of {dense['stats']['rounds']} rounds. CompressAI = its "
         "ScaleHyperprior `compress`/`decompress` holding the same network (FiLM folded at the same λ).",
         "",
