@@ -17,10 +17,10 @@ def main(path: Path = RESULTS / "codec_speed.json") -> str:
     bench = {(b["params"]["op"], b["params"].get("codec_name", b["name"].split("[")[0])): b for b in runs["benchmarks"]}
     dense = bench[("dense-conv", "test_dense_conv")]
     dense_rate = dense["extra_info"]["gmac"] / dense["stats"]["median"]
-    model = bench[("encode", "yotocodec")]["extra_info"].get("model", "?")
+    setting = {"model": "?", "image": "?", "lmbda": "?"} | bench[("encode", "yotocodec")]["extra_info"]
     cpu = runs["machine_info"]["cpu"].get("brand_raw", "?")
     lines = [
-        f"768×512 image (kodim23), λ = 0.01, shipped model {model}; CPU: {cpu}, "
+        f"{setting['image']}, λ = {setting['lmbda']}, shipped model {setting['model']}; CPU: {cpu}, "
         f"torch threads = default; median (min) of {dense['stats']['rounds']} rounds. CompressAI = its "
         "ScaleHyperprior `compress`/`decompress` holding the same network (FiLM folded at the same λ).",
         "",

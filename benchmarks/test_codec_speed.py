@@ -149,6 +149,8 @@ def test_codec(benchmark, image, model, tmp_path, op, codec_name):
     benchmark.extra_info["gmac"] = conv_macs(fn, arg) / 1e9
     benchmark.extra_info["peak_rss_mb"] = peak_rss_mb(codec_name, op, arg, tmp_path)
     benchmark.extra_info["model"] = model_id(model).hex()
+    benchmark.extra_info["image"] = f"{image.width}×{image.height} image ({IMAGE.stem})"
+    benchmark.extra_info["lmbda"] = LMBDA
     benchmark.pedantic(fn, args=(arg,), **ROUNDS)
 
 

@@ -39,7 +39,8 @@ TAU_MAX, TAU_DECAY = 0.5, 2.0
 CHECK_EVERY = 10
 MAX_PIXELS = 8_000_000
 """Largest image refined: the backward pass through g_s holds its activations at full size
-(measured at N=64/M=128: the process peaks at 1.4 GB for a 1 MP image, 2.6 GB for 4 MP)."""
+(measured with the shipped N=128/M=192 model: the process peaks at 1.8 GB for a 1 MP image,
+4.4 GB for 4 MP, 7.1 GB for 8 MP; at N=64/M=128, 1.4 and 2.6 GB)."""
 _EPS = 1e-5
 
 
