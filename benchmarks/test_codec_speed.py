@@ -47,6 +47,12 @@ def model():
     return codec.load()
 
 
+@pytest.fixture(scope="module")
+def setting(image, model) -> dict:
+    """What the codec benchmarks ran on, recorded with each of them for the report."""
+    return {"model": model_id(model).hex(), "image": f"{image.width}×{image.height} image ({IMAGE.stem})", "lmbda": LMBDA}
+
+
 @torch.no_grad()
 def compressai_twin(model) -> PlainHyperprior:
     """CompressAI's ScaleHyperprior holding ``model``'s network at λ = LMBDA (FiLM folded)."""
@@ -140,7 +146,7 @@ def _operations(codec_name: str, model):
 
 @pytest.mark.parametrize("codec_name", ["compressai", "yotocodec"])
 @pytest.mark.parametrize("op", ["encode", "decode"])
-def test_codec(benchmark, image, model, tmp_path, op, codec_name):
+def test_codec(benchmark, image, model, setting, tmp_path, op, codec_name):
     encode, decode = _operations(codec_name, model)
     fn, arg = (encode, image) if op == "encode" else (decode, encode(image))
     out = fn(arg)
@@ -148,9 +154,7 @@ def test_codec(benchmark, image, model, tmp_path, op, codec_name):
         sum(len(s[0]) for s in (arg if op == "decode" else out)["strings"])  # fmt: skip
     benchmark.extra_info["gmac"] = conv_macs(fn, arg) / 1e9
     benchmark.extra_info["peak_rss_mb"] = peak_rss_mb(codec_name, op, arg, tmp_path)
-    benchmark.extra_info["model"] = model_id(model).hex()
-    benchmark.extra_info["image"] = f"{image.width}×{image.height} image ({IMAGE.stem})"
-    benchmark.extra_info["lmbda"] = LMBDA
+    benchmark.extra_info.update(setting)
     benchmark.pedantic(fn, args=(arg,), **ROUNDS)
 
 
