@@ -93,7 +93,8 @@ def main() -> None:
         rows += [{"image": f.name} | r for r in run_image(read_image(f), model, args.refine)]
     out, name = Path(args.out), "rate_control" + (f"-refine{args.refine}" if args.refine else "")
     how = f", every encode refined {args.refine} steps (times: one run)" if args.refine else ""
-    text = (f"Rate control on {args.dataset} ({len(files)} images), model {model_id(model).hex()}{how}.\n\n"
+    where = ", ".join(f.stem for f in files) if Path(args.dataset).is_dir() else args.dataset  # a folder: its images
+    text = (f"Rate control on {where} ({len(files)} images), model {model_id(model).hex()}{how}.\n\n"
             f"{summary(rows)}\n")
     (out / f"{name}.json").write_text(json.dumps(rows, indent=1))
     (out / f"{name}.md").write_text(text)
