@@ -21,7 +21,7 @@ import torch
 from yotocodec import codec, refine
 from yotocodec.data import list_images
 from yotocodec.files import read_image
-from yotocodec.metrics import psnr
+from yotocodec.metrics import coded_loss, psnr
 from yotocodec.modelfile import model_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def point(image, analysis: codec.Analysis) -> dict:
     """bpp, PSNR and coded loss of the file made from ``analysis``."""
     data = analysis.pack()
     bpp, db = 8 * len(data) / (image.width * image.height), psnr(image, codec.decode(data, analysis.model))
-    return {"bpp": bpp, "psnr": db, "loss": analysis.rate.lmbda * 255**2 * 10 ** (-db / 10) + bpp}
+    return {"bpp": bpp, "psnr": db, "loss": coded_loss(analysis.rate.lmbda, bpp, db)}
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 import yotocodec
-from yotocodec import codec, ratecontrol, refine
+from yotocodec import codec, losses, metrics, ratecontrol, refine
 from yotocodec.metrics import psnr
 
 from conftest import SAMPLE
@@ -22,8 +22,16 @@ def crop() -> Image.Image:
 def coded_loss(image: Image.Image, data: bytes, model) -> float:
     """λ·255²·MSE + bpp of a real file: the loss refinement lowers, measured on the decoded image."""
     info = codec.inspect(data)
-    mse = 10 ** (-psnr(image, codec.decode(data, model)) / 10)
-    return info.lmbda * 255**2 * mse + info.bpp
+    return metrics.coded_loss(info.lmbda, info.bpp, psnr(image, codec.decode(data, model)))
+
+
+def test_coded_loss_is_the_training_loss_of_the_decoded_pixels():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-9, 10, a.shape), 0, 255).astype(np.uint8)
+    tensors = [torch.from_numpy(im).permute(2, 0, 1)[None].double() / 255 for im in (a, b)]
+    trained = 0.05 * float(losses.distortions(*tensors)["mse"][0]) + 0.7
+    assert metrics.coded_loss(0.05, 0.7, psnr(a, b)) == pytest.approx(trained, rel=1e-6)  # D in float32
 
 
 @pytest.mark.parametrize("lmbda", [0.003, 0.1])
