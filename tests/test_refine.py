@@ -9,7 +9,6 @@ from PIL import Image
 
 import yotocodec
 from yotocodec import codec, losses, metrics, ratecontrol, refine
-from yotocodec.metrics import psnr
 
 from conftest import SAMPLE
 
@@ -22,7 +21,7 @@ def crop() -> Image.Image:
 def coded_loss(image: Image.Image, data: bytes, model) -> float:
     """λ·255²·MSE + bpp of a real file: the loss refinement lowers, measured on the decoded image."""
     info = codec.inspect(data)
-    return metrics.coded_loss(info.lmbda, info.bpp, psnr(image, codec.decode(data, model)))
+    return metrics.coded_loss(info.lmbda, info.bpp, metrics.psnr(image, codec.decode(data, model)))
 
 
 def test_coded_loss_is_the_training_loss_of_the_decoded_pixels():
@@ -31,7 +30,7 @@ def test_coded_loss_is_the_training_loss_of_the_decoded_pixels():
     b = np.clip(a.astype(int) + rng.integers(-9, 10, a.shape), 0, 255).astype(np.uint8)
     tensors = [torch.from_numpy(im).permute(2, 0, 1)[None].double() / 255 for im in (a, b)]
     trained = 0.05 * float(losses.distortions(*tensors)["mse"][0]) + 0.7
-    assert metrics.coded_loss(0.05, 0.7, psnr(a, b)) == pytest.approx(trained, rel=1e-6)  # D in float32
+    assert metrics.coded_loss(0.05, 0.7, metrics.psnr(a, b)) == pytest.approx(trained, rel=1e-6)  # D in float32
 
 
 @pytest.mark.parametrize("lmbda", [0.003, 0.1])
@@ -77,7 +76,7 @@ def test_bad_step_counts_and_oversized_images_are_refused(tiny, monkeypatch):
 def test_top_level_encode_refines_at_a_lmbda_and_with_a_target(tiny, crop):
     data = yotocodec.encode(crop, lmbda=0.02, refine=2, model=tiny)
     assert codec.inspect(data).lmbda == pytest.approx(0.02, rel=0.05)
-    assert math.isfinite(psnr(crop, yotocodec.decode(data, tiny)))
+    assert math.isfinite(metrics.psnr(crop, yotocodec.decode(data, tiny)))
     assert codec.inspect(ratecontrol.encode(crop, size="2KB", refine=2, model=tiny)).num_bytes > 0
 
 
