@@ -1,4 +1,5 @@
-"""The data/download_*.py scripts, offline: verification, zip extraction, the fetch path, errors."""
+"""The data/ scripts, offline: the downloads' verification, zip extraction, fetch path and
+errors; train_crops.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -20,6 +22,7 @@ import _fetch  # noqa: E402
 import download_clic  # noqa: E402
 import download_kodak  # noqa: E402
 import download_tecnick  # noqa: E402
+import train_crops  # noqa: E402
 
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
 TINY = replace(download_tecnick.TECNICK, count=3, size=(8, 6))  # Tecnick's checks, a tiny fake set
@@ -166,3 +169,30 @@ def test_kodak_verify_passes_on_the_shared_copy():
     r = script("kodak", "--verify", "../shared/data/kodak")
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip() == "../shared/data/kodak: all 24 Kodak images verified"
+
+
+def noise_photos(folder: Path, sizes: list[tuple[int, int]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for i, (w, h) in enumerate(sizes):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+    return folder
+
+
+def test_train_crops_are_lossless_repeatable_crops_of_each_photo(tmp_path):
+    src = noise_photos(tmp_path / "src", [(40, 30), (30, 50)])
+    for dest in ("a", "b"):
+        train_crops.write_crops(src, tmp_path / dest, side=24, seed=3)
+    for name in ("p0", "p1"):
+        crop = np.asarray(Image.open(tmp_path / "a" / f"{name}.webp"))
+        assert crop.shape == (24, 24, 3)
+        assert np.array_equal(crop, np.asarray(Image.open(tmp_path / "b" / f"{name}.webp")))
+        photo = np.asarray(Image.open(src / f"{name}.png"))
+        windows = np.lib.stride_tricks.sliding_window_view(photo, crop.shape)
+        assert (windows == crop).all(axis=(-3, -2, -1)).any(), "the crop is not a window of its photo"
+
+
+def test_train_crops_refuses_a_photo_smaller_than_the_side(tmp_path):
+    src = noise_photos(tmp_path / "src", [(40, 30), (20, 50)])
+    with pytest.raises(ValueError, match="smaller than --side 24"):
+        train_crops.write_crops(src, tmp_path / "out", side=24, seed=0)
