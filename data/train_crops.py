@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from yotocodec.data import list_images  # noqa: E402
 
 
-def write_crops(src: Path, dest: Path, side: int, seed: int) -> int:
-    """Crop every image of ``src`` into ``dest``; returns the bytes written."""
+def write_crops(src: Path, dest: Path, side: int, seed: int) -> tuple[int, int]:
+    """Crop every image of ``src`` into ``dest``; returns (crops, bytes) written."""
     rng = np.random.default_rng(seed)
     dest.mkdir(parents=True, exist_ok=True)
-    total = 0
-    for f in list_images(src):
+    files, total = list_images(src), 0
+    for f in files:
         with Image.open(f) as im:
             im = im.convert("RGB")
         w, h = im.size
@@ -36,7 +36,7 @@ def write_crops(src: Path, dest: Path, side: int, seed: int) -> int:
         out = dest / f"{f.stem}.webp"
         im.crop((x, y, x + side, y + side)).save(out, "WEBP", lossless=True, quality=100)
         total += out.stat().st_size
-    return total
+    return len(files), total
 
 
 def main() -> None:
@@ -46,8 +46,11 @@ def main() -> None:
     p.add_argument("--side", type=int, default=424)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
-    total = write_crops(a.src, a.dest, a.side, a.seed)
-    print(f"{a.dest}: {len(list_images(a.dest))} crops of {a.side}², {total / 1e6:.1f} MB")
+    try:
+        n, total = write_crops(a.src, a.dest, a.side, a.seed)
+    except (OSError, ValueError) as e:
+        sys.exit(f"train_crops: {e}")
+    print(f"{a.dest}: {n} crops of {a.side}², {total / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":
