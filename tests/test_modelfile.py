@@ -30,3 +30,15 @@ def test_unreadable_model_files_give_clear_errors(tmp_path, content, match):
         path.write_bytes(content)
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         load_model(path)
+
+
+def test_half_model_file_is_smaller_and_loads_as_the_model_it_names(tmp_path):
+    model = tiny_model()
+    full, half = tmp_path / "full.pt", tmp_path / "half.pt"
+    save_model(model, full)
+    mid = save_model(model, half, half=True)
+    loaded = load_model(half)
+    assert model_id(loaded) == mid != model_id(load_model(full))
+    assert half.stat().st_size < 0.75 * full.stat().st_size
+    for p, q in zip(model.parameters(), loaded.parameters()):
+        assert q.dtype == torch.float32 and torch.equal(q, p.half().float())

@@ -30,7 +30,7 @@ def _train(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> None:
     from .train import export_checkpoint
 
-    print(f"{args.output}: model {export_checkpoint(args.checkpoint, args.output).hex()}")
+    print(f"{args.output}: model {export_checkpoint(args.checkpoint, args.output, args.half).hex()}")
 
 
 def _setting(args: argparse.Namespace) -> dict:
@@ -175,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write the inference model file of a training checkpoint")
     ex.add_argument("checkpoint")
     ex.add_argument("output")
+    ex.add_argument("--half", action="store_true", help="store the weights as float16 (half the file)")
     return p
 
 

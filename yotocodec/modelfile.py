@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import asdict
 from pathlib import Path
@@ -29,10 +30,22 @@ def atomic_save(obj, path: str | Path) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def save_model(model: ScaleHyperprior, path: str | Path) -> bytes:
-    """Freeze the entropy tables and write an inference model file; returns its id."""
+def save_model(model: ScaleHyperprior, path: str | Path, half: bool = False) -> bytes:
+    """Freeze the entropy tables and write an inference model file; returns its id.
+
+    ``half`` stores the parameters as float16, half the file. A copy of the network is
+    rounded to them first, so the tables and the id are those of the model every load
+    rebuilds (in float32: loading, coding and the format are the same as for a full file).
+    """
+    if half:
+        model = copy.deepcopy(model)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.half())
     model.update()
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    params = {name for name, _ in model.named_parameters()}
+    state = {k: v.detach().cpu().half() if half and k in params else v.detach().cpu()
+             for k, v in model.state_dict().items()}  # fmt: skip
     atomic_save(
         {"format": FORMAT, "version": VERSION, "config": asdict(model.config),
          "state_dict": state, "model_id": model_id(model).hex()},

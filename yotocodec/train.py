@@ -332,10 +332,11 @@ class Trainer:
         return path
 
 
-def export_checkpoint(checkpoint: str | Path, out: str | Path) -> bytes:
-    """Write the inference model file of a training checkpoint; returns the model id."""
+def export_checkpoint(checkpoint: str | Path, out: str | Path, half: bool = False) -> bytes:
+    """Write the inference model file of a training checkpoint (``half``: float16 weights,
+    see ``save_model``); returns the model id."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
     c = ck["config"]
     model = ScaleHyperprior(ModelConfig(c["N"], c["M"], c["lmbda_min"], c["lmbda_max"]))
     load_weights(model, ck["model"])
-    return save_model(model, out)
+    return save_model(model, out, half)
