@@ -15,9 +15,10 @@ import torch
 from PIL import Image
 
 from yotocodec import codec
+from yotocodec.cli import main
 from yotocodec.conditioning import FiLM, normalize_log_lmbda, sample_lmbda
 from yotocodec.model import ModelConfig, ScaleHyperprior, bf16_native, widen
-from yotocodec.modelfile import load_model
+from yotocodec.modelfile import load_model, model_id, save_model
 from yotocodec.train import TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
 
 from conftest import random_image
@@ -183,6 +184,8 @@ def test_export_of_a_checkpoint_gives_the_same_model(folder, tmp_path):
     assert (tmp_path / "exported.pt").exists()
     a, b = load_model(path), load_model(tmp_path / "exported.pt")
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert main(["export", str(tmp_path / "checkpoint.pt"), str(tmp_path / "half.pt"), "--half"]) == 0
+    assert model_id(load_model(tmp_path / "half.pt")) == save_model(a, tmp_path / "a-half.pt", half=True)
 
 
 def test_resuming_with_another_architecture_is_refused(folder, tmp_path):
