@@ -43,15 +43,17 @@ def save_model(model: ScaleHyperprior, path: str | Path, half: bool = False) -> 
             for p in model.parameters():
                 p.copy_(p.half())
     model.update()
-    params = {name for name, _ in model.named_parameters()}
-    state = {k: v.detach().cpu().half() if half and k in params else v.detach().cpu()
-             for k, v in model.state_dict().items()}  # fmt: skip
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        for name, _ in model.named_parameters():
+            state[name] = state[name].half()
+    mid = model_id(model)
     atomic_save(
         {"format": FORMAT, "version": VERSION, "config": asdict(model.config),
-         "state_dict": state, "model_id": model_id(model).hex()},
+         "state_dict": state, "model_id": mid.hex()},
         path,
     )  # fmt: skip
-    return model_id(model)
+    return mid
 
 
 def load_model(path: str | Path) -> ScaleHyperprior:
