@@ -19,7 +19,7 @@ from yotocodec.cli import main
 from yotocodec.conditioning import FiLM, normalize_log_lmbda, sample_lmbda
 from yotocodec.model import ModelConfig, ScaleHyperprior, bf16_native, widen
 from yotocodec.modelfile import load_model, model_id, save_model
-from yotocodec.train import TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
+from yotocodec.train import PROBE, TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
 
 from conftest import random_image
 
@@ -106,6 +106,17 @@ def test_sigterm_stops_after_the_current_step_with_a_checkpoint(folder, tmp_path
     assert trainer.run() is None
     assert trainer.stopped_by == signal.SIGTERM and 0 < trainer.step < 10**6
     assert Trainer(small_config(folder, tmp_path, 10**6), progress=False).step == trainer.step
+
+
+def test_a_budgeted_run_sizes_its_schedule_once_and_a_resume_keeps_it(folder, tmp_path):
+    budgeted = small_config(folder, tmp_path, 10**6, budget=2.0)
+    first = Trainer(budgeted, progress=False)
+    assert first.run(until=PROBE[1] + 3) is None
+    sized = first.cfg.steps
+    assert PROBE[1] < sized < 10**6
+    resumed = Trainer(small_config(folder, tmp_path, 10**6, budget=2.0), progress=False)
+    assert resumed.cfg.steps == sized
+    assert resumed.run() == tmp_path / "model.pt" and resumed.step == sized
 
 
 def test_fixed_lmbda_mode_trains_a_single_rate_model(folder, tmp_path):

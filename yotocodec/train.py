@@ -15,6 +15,10 @@ its own optimizer.
   CPUs with native bf16 (AVX512-BF16/AMX), where it makes a step ~1.6× faster.
 - A checkpoint (weights + optimizers + step) is written atomically every ``ckpt_every``
   steps, and on SIGTERM/SIGINT after the current step; re-running the command resumes.
+- ``budget`` (seconds) sizes the run to the machine: a new run times steps PROBE of its
+  own (after their first few, which carry one-off costs) and then sets ``steps`` so that
+  training ends about ``budget`` seconds after it began; the sized length is checkpointed,
+  so a resumed run keeps its schedule.
 - Every ``val_every`` steps the loss, bpp and PSNR at a few fixed λ on center crops of
   images held out from the training folder are appended to ``OUT/val.jsonl``.
 """
@@ -79,6 +83,7 @@ class TrainConfig:
     weight_prior: float = 0.01
     weights: str = ""
     init: str = ""
+    budget: float = 0.0
 
 
 def loss_weights(cfg: TrainConfig) -> LossWeights | None:
@@ -90,6 +95,12 @@ def loss_weights(cfg: TrainConfig) -> LossWeights | None:
     init = tuple(float(w) for w in cfg.weights.split(",")) if cfg.weights else None
     return LossWeights(names, learn=cfg.learn_weights, strength=cfg.weight_prior, init=init)
 
+
+PROBE = (10, 50)
+"""A budgeted run times its steps PROBE[0]..PROBE[1] (counted from where it started)."""
+BUDGET_MARGIN = 0.95
+"""Share of the budget left after the probe that is planned as steps at the probed rate: the
+rest absorbs checkpoints and validation, which the probe does not see."""
 
 VAL_POINTS = 5
 """Number of fixed λ (log-spaced over the trained range) reported by validation."""
@@ -186,6 +197,7 @@ class Trainer:
         self.opt = torch.optim.Adam(main, lr=cfg.lr)
         self.aux_opt = torch.optim.Adam([self.model.entropy_bottleneck.quantiles], lr=cfg.aux_lr)
         self.step = 0
+        self.sized = not cfg.budget
         self.out = Path(cfg.out)
         train_files, val_files = split_holdout(list_images(cfg.data), cfg.val_images)
         images = load_images(train_files, cfg.crop, self.progress)
@@ -213,6 +225,8 @@ class Trainer:
         self.opt.load_state_dict(ck["opt"])
         self.aux_opt.load_state_dict(ck["aux_opt"])
         self.step = ck["step"]
+        if self.cfg.budget and ck.get("sized"):
+            self.cfg.steps, self.sized = ck["config"]["steps"], True
 
     def _initialise(self) -> None:
         """A new run with ``--init MODEL`` starts from that model file's weights (fine-tuning:
@@ -232,7 +246,7 @@ class Trainer:
         if self.rank == 0:
             atomic_save(
                 {"model": self.model.state_dict(), "opt": self.opt.state_dict(),
-                 "aux_opt": self.aux_opt.state_dict(), "step": self.step, "config": asdict(self.cfg),
+                 "aux_opt": self.aux_opt.state_dict(), "step": self.step, "config": asdict(self.cfg), "sized": self.sized,
                  "loss_weights": self.weigh.state_dict() if self.weigh is not None else {}},
                 self.checkpoint_path,
             )  # fmt: skip
@@ -283,12 +297,21 @@ class Trainer:
         bar.write(f"val @{self.step}: " + "  ".join(f"λ={r['lmbda']:.3g} {r['bpp']:.3f} bpp "
                                                     f"{r['psnr']:.2f} dB" for r in rows))  # fmt: skip
 
-    def _any_rank(self, flag: bool) -> bool:
+    def _reduce(self, value: int, op: dist.ReduceOp) -> int:
         if self.world == 1:
-            return flag
-        t = torch.tensor([int(flag)], device=self.device)
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
+            return value
+        t = torch.tensor([value], device=self.device)
+        dist.all_reduce(t, op=op)
+        return int(t.item())
+
+    def _any_rank(self, flag: bool) -> bool:
+        return bool(self._reduce(int(flag), dist.ReduceOp.MAX))
+
+    def _size_to_budget(self, rate: float, elapsed: float) -> None:
+        """Set ``steps`` to what ``rate`` steps/s fit into the budget's remaining seconds
+        (the same on every rank: the slowest one's)."""
+        more = int(rate * max(0.0, self.cfg.budget - elapsed) * BUDGET_MARGIN)
+        self.cfg.steps, self.sized = self._reduce(self.step + more, dist.ReduceOp.MIN), True
 
     def run(self, until: int | None = None) -> Path | None:
         """Train to step ``until`` (default ``cfg.steps``), checkpointing on the way.
@@ -298,28 +321,37 @@ class Trainer:
         ``stopped_by``) leaves a checkpoint and returns None.
         """
         cfg = self.cfg
-        until = min(until or cfg.steps, cfg.steps)
+        until = until or cfg.steps
         self.out.mkdir(parents=True, exist_ok=True)
         loader = torch.utils.data.DataLoader(
-            self.batches, batch_size=None, sampler=range(self.step, until), num_workers=cfg.workers,
+            self.batches, batch_size=None, sampler=range(self.step, min(until, cfg.steps)), num_workers=cfg.workers,
             pin_memory=self.device.type == "cuda", worker_init_fn=_ignore_sigint)  # fmt: skip
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc="train",
                    unit="step", dynamic_ncols=True)  # fmt: skip
         t0, px = time.perf_counter(), 0
+        probe = {self.step + PROBE[0]: 0.0, self.step + PROBE[1]: 0.0}
         with _stop_requests() as signals:
             for batch in loader:
                 m = self.train_step(batch)
+                if not self.sized and self.step in probe:
+                    probe[self.step] = time.perf_counter()
+                    if self.step == max(probe):
+                        (a, ta), (b, tb) = probe.items()
+                        self._size_to_budget((b - a) / (tb - ta), tb - t0)
+                        bar.total = cfg.steps
                 px += self.world * cfg.batch_size * cfg.crop**2
-                bar.update(1)
                 bar.set_postfix(loss=f"{m['loss']:.3f}", bpp=f"{m['bpp']:.3f}", psnr=f"{mse_to_psnr(m['mse']):.2f}",
-                                px_s=f"{px / (time.perf_counter() - t0):.3g}")  # fmt: skip
+                                px_s=f"{px / (time.perf_counter() - t0):.3g}", refresh=False)  # fmt: skip
+                bar.update(1)
                 stop = self._any_rank(bool(signals))
-                if self.step % cfg.ckpt_every == 0 or self.step == until or stop:
+                end = self.step >= min(until, cfg.steps)
+                if self.step % cfg.ckpt_every == 0 or end or stop:
                     self.save_checkpoint()
                 if self.rank == 0 and self.val_images and cfg.val_every and self.step % cfg.val_every == 0:
                     self._log_validation(bar)
                 if stop:
                     self.stopped_by = signals[0] if signals else signal.SIGTERM
+                if stop or end:
                     break
         bar.close()
         if self.step < cfg.steps:
