@@ -14,7 +14,7 @@ import torch
 
 from yotocodec.conditioning import sample_lmbda
 from yotocodec.model import ModelConfig, ScaleHyperprior, bf16_native
-from yotocodec.train import Objective
+from yotocodec.train import Objective, compiled
 
 BATCH, CROP = 8, 128
 
@@ -24,12 +24,13 @@ def test_training_step(benchmark, mode):
     torch.manual_seed(0)
     model = ScaleHyperprior(ModelConfig(128, 192)).train()
     objective = Objective(model, bf16_native(torch.device("cpu")))
-    objective = torch.compile(objective) if mode == "compiled" else objective
+    objective = compiled(objective) if mode == "compiled" else objective
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     x, lmbda = torch.rand(BATCH, 3, CROP, CROP), sample_lmbda(BATCH, model.config.lmbda_min, model.config.lmbda_max)
 
     def step():
         terms = objective(x, lmbda)
+        assert torch.isfinite(terms["loss"])
         opt.zero_grad(set_to_none=True)
         (terms["loss"] + terms["aux"]).backward()
         opt.step()

@@ -9,15 +9,16 @@ their own λ), plots all RD curves in one PNG and reports the BD-rate of (a) and
 against the curve through the fixed models' points.
 
 Runs live in ``--runs`` (outside git); each resumes from its checkpoint, so the script can
-be stopped and started again. Results go to benchmarks/results/yoto_vs_fixed.{json,md,png}.
+be stopped and started again. Results go to benchmarks/results/yoto_vs_fixed-STEPS.{json,md,png}.
 
-    python benchmarks/yoto_vs_fixed.py --runs /root/yotocodec-runs/exp --N 48 --M 64 --steps 4000
+    python benchmarks/yoto_vs_fixed.py --runs /root/yotocodec-runs/exp --N 48 --M 64 --steps 4000 [--compile]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -49,7 +50,10 @@ def train(cfg: TrainConfig) -> tuple[Path, float]:
     if model.exists():
         return model, 0.0
     t0 = time.perf_counter()
-    path = Trainer(cfg).run()
+    trainer = Trainer(cfg)
+    path = trainer.run()
+    if trainer.stopped_by:  # SIGTERM/SIGINT stop the experiment, not just this run
+        sys.exit(128 + trainer.stopped_by)
     return path, time.perf_counter() - t0
 
 
@@ -89,6 +93,7 @@ def experiment_parser(doc: str) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step (same model, faster)")
     return p
 
 
@@ -96,7 +101,8 @@ def base_config(args: argparse.Namespace, **changes) -> TrainConfig:
     """The training configuration an experiment's runs vary from."""
     return TrainConfig(data=args.data, out=args.runs, N=args.N, M=args.M, steps=args.steps,
                        batch_size=args.batch_size, crop=args.crop, lr=args.lr, warmup=args.warmup,
-                       threads=args.threads, workers=0, val_every=max(1, args.steps // 4), **changes)  # fmt: skip
+                       threads=args.threads, workers=0, val_every=max(1, args.steps // 4), compile=args.compile,
+                       **changes)  # fmt: skip
 
 
 def main() -> None:
@@ -124,9 +130,10 @@ def main() -> None:
               "bd_rate_vs_fixed_percent": {n: bd_rate(front, c) for n, c in shown.items() if n != "fixed-λ models"}}  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "yoto_vs_fixed.json").write_text(json.dumps(result, indent=1))
-    (out / "yoto_vs_fixed.md").write_text(markdown(result) + "\n")
-    plot(shown, out / "yoto_vs_fixed.png", f"YOTO vs fixed-λ models, Kodak ({len(images)} images)")
+    stem = out / f"yoto_vs_fixed-{args.steps}"
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    stem.with_suffix(".md").write_text(markdown(result) + "\n")
+    plot(shown, stem.with_suffix(".png"), f"YOTO vs fixed-λ models, {args.steps} steps each, Kodak ({len(images)} images)")
     print(markdown(result))
 
 

@@ -20,8 +20,8 @@ its own optimizer.
   training ends about ``budget`` seconds after it began; the sized length is checkpointed,
   so a resumed run keeps its schedule.
 - ``compile`` runs the training step's forward and backward through ``torch.compile``
-  (fused kernels; on this project's CPU 1.46× faster per step after a compilation of about
-  1.5 minutes at the first step, ``benchmarks/test_compile_speed.py``).
+  (fused kernels; on this project's CPU 1.3–1.7× faster per step after a compilation of
+  about 1.5 minutes at the first step, ``benchmarks/test_compile_speed.py``).
 - Every ``val_every`` steps the loss, bpp and PSNR at a few fixed λ on center crops of
   images held out from the training folder are appended to ``OUT/val.jsonl``.
 """
@@ -139,6 +139,15 @@ class Objective(nn.Module):
         return rd_loss(out, x, lmbda, self.weigh) | {"aux": self.model.aux_loss()}
 
 
+def compiled(objective: nn.Module) -> nn.Module:
+    """``objective`` through ``torch.compile``, its random draws (quantization noise) left to
+    eager PyTorch: inductor's own generator made NaN rates here (torch 2.14, CPU, 268 of
+    8,192 y likelihoods of one batch), and this way a compiled run draws the noise an eager
+    run draws."""
+    torch._inductor.config.fallback_random = True
+    return torch.compile(objective)
+
+
 def _init_distributed(device: str) -> tuple[int, int]:
     """(rank, world size); joins the process group when started by ``torchrun``."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -189,6 +198,7 @@ class Trainer:
         self.stopped_by: int | None = None
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        torch.backends.cudnn.benchmark = True  # CUDA: the fastest kernels for the fixed crop size
         torch.manual_seed(cfg.seed)
         self.model = ScaleHyperprior(ModelConfig(cfg.N, cfg.M, cfg.lmbda_min, cfg.lmbda_max)).to(self.device)
         self.weigh = loss_weights(cfg)
@@ -201,7 +211,7 @@ class Trainer:
         self.opt = torch.optim.Adam(main, lr=cfg.lr)
         self.aux_opt = torch.optim.Adam([self.model.entropy_bottleneck.quantiles], lr=cfg.aux_lr)
         if cfg.compile:
-            self.objective = torch.compile(self.objective)
+            self.objective = compiled(self.objective)
         self.step = 0
         self.sized = not cfg.budget
         self.out = Path(cfg.out)
