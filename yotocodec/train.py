@@ -344,17 +344,16 @@ class Trainer:
             pin_memory=self.device.type == "cuda", worker_init_fn=_ignore_sigint)  # fmt: skip
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc="train",
                    unit="step", dynamic_ncols=True)  # fmt: skip
-        t0, px = time.perf_counter(), 0
-        probe = {self.step + PROBE[0]: 0.0, self.step + PROBE[1]: 0.0}
+        start, t0, t_probe, px = self.step, time.perf_counter(), 0.0, 0
         with _stop_requests() as signals:
             for batch in loader:
                 m = self.train_step(batch)
-                if not self.sized and self.step in probe:
-                    probe[self.step] = time.perf_counter()
-                    if self.step == max(probe):
-                        (a, ta), (b, tb) = probe.items()
-                        self._size_to_budget((b - a) / (tb - ta), tb - t0)
-                        bar.total = cfg.steps
+                if not self.sized and self.step == start + PROBE[0]:
+                    t_probe = time.perf_counter()
+                elif not self.sized and self.step == start + PROBE[1]:
+                    now = time.perf_counter()
+                    self._size_to_budget((PROBE[1] - PROBE[0]) / (now - t_probe), now - t0)
+                    bar.total = cfg.steps
                 px += self.world * cfg.batch_size * cfg.crop**2
                 bar.set_postfix(loss=f"{m['loss']:.3f}", bpp=f"{m['bpp']:.3f}", psnr=f"{mse_to_psnr(m['mse']):.2f}",
                                 px_s=f"{px / (time.perf_counter() - t0):.3g}", refresh=False)  # fmt: skip
