@@ -262,6 +262,34 @@ def test_a_run_can_start_from_a_narrower_model(folder, tmp_path):
     load_model(wide.run())
 
 
+def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in module.state_dict().items() if "_cdf" not in k and "_offset" not in k}
+
+
+def test_frozen_parts_keep_their_weights_and_reinit_parts_start_afresh(folder, tmp_path):
+    source = load_model(Trainer(small_config(folder, tmp_path / "a", 2), progress=False).run())
+    cfg = small_config(folder, tmp_path / "b", 2, init=str(tmp_path / "a" / "model.pt"),
+                       freeze="g_a, g_s", reinit="h_a,h_s,entropy_bottleneck")  # fmt: skip
+    refit = Trainer(cfg, progress=False)
+    assert not torch.equal(refit.model.h_s[0].weight, source.h_s[0].weight)  # fresh
+    fresh_h_s = refit.model.h_s[0].weight.clone()
+    tuned = load_model(refit.run())
+    for part in ("g_a", "g_s"):
+        kept, theirs = _weights(tuned.get_submodule(part)), _weights(source.get_submodule(part))
+        assert all(torch.equal(v, theirs[k]) for k, v in kept.items()), part
+    assert not torch.equal(tuned.h_s[0].weight, fresh_h_s)  # the hyperprior trained
+
+
+def test_freeze_and_reinit_refuse_unknown_parts_and_reinit_needs_init(folder, tmp_path):
+    with pytest.raises(ValueError, match="--freeze: unknown part g_x; choose from g_a"):
+        Trainer(small_config(folder, tmp_path / "a", 2, freeze="g_x"), progress=False)
+    with pytest.raises(ValueError, match="give --init"):
+        Trainer(small_config(folder, tmp_path / "b", 2, reinit="h_a"), progress=False)
+    Trainer(small_config(folder, tmp_path / "c", 2, freeze="g_a"), progress=False).run(until=1)
+    with pytest.raises(ValueError, match="checkpoint"):  # resuming with other frozen parts
+        Trainer(small_config(folder, tmp_path / "c", 2), progress=False)
+
+
 def test_torchrun_trains_two_ranks_from_the_command_line(folder, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "yotocodec.cli", "train", "--data", str(folder), "--out", str(tmp_path), "--N", "8", "--M", "12",

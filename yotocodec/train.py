@@ -22,12 +22,16 @@ its own optimizer.
 - ``compile`` runs the training step's forward and backward through ``torch.compile``
   (fused kernels; on this project's CPU 1.3–1.7× faster per step after a compilation of
   about 1.5 minutes at the first step, ``benchmarks/test_compile_speed.py``).
+- ``freeze`` (comma-separated parts, ``PARTS``) keeps those parts' weights as they are, e.g.
+  ``g_a,g_s`` refits the hyperprior alone (the loss's distortion is then constant);
+  ``reinit`` makes parts of the ``init`` model start from a fresh initialisation.
 - Every ``val_every`` steps the loss, bpp and PSNR at a few fixed λ on center crops of
   images held out from the training folder are appended to ``OUT/val.jsonl``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -88,6 +92,21 @@ class TrainConfig:
     init: str = ""
     budget: float = 0.0
     compile: bool = False
+    freeze: str = ""
+    reinit: str = ""
+
+
+PARTS = ("g_a", "g_s", "h_a", "h_s", "entropy_bottleneck")
+"""What ``--freeze`` and ``--reinit`` name: the four transforms and z's factorized prior."""
+
+
+def parts(names: str, option: str) -> list[str]:
+    """The model parts in a comma-separated ``--freeze``/``--reinit`` value, checked."""
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in PARTS]
+    if unknown:
+        raise ValueError(f"{option}: unknown part {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    return chosen
 
 
 def loss_weights(cfg: TrainConfig) -> LossWeights | None:
@@ -201,6 +220,8 @@ class Trainer:
         torch.backends.cudnn.benchmark = True  # CUDA: the fastest kernels for the fixed crop size
         torch.manual_seed(cfg.seed)
         self.model = ScaleHyperprior(ModelConfig(cfg.N, cfg.M, cfg.lmbda_min, cfg.lmbda_max)).to(self.device)
+        for part in parts(cfg.freeze, "--freeze"):
+            self.model.get_submodule(part).requires_grad_(False)
         self.weigh = loss_weights(cfg)
         self.weigh = self.weigh.to(self.device) if self.weigh is not None else None
         self.objective: nn.Module = Objective(self.model, cfg.bf16 and bf16_native(self.device), self.weigh)
@@ -231,7 +252,7 @@ class Trainer:
             self._initialise()
             return
         ck = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        saved = {k: ck["config"].get(k, TrainConfig.distortion) for k in ("N", "M", "lmbda_min", "lmbda_max", "distortion")}
+        saved = {k: ck["config"].get(k, getattr(TrainConfig, k)) for k in ("N", "M", "lmbda_min", "lmbda_max", "distortion", "freeze")}
         mine = {k: getattr(self.cfg, k) for k in saved}
         if saved != mine:
             raise ValueError(f"checkpoint {self.checkpoint_path} was made with {saved}, not {mine}")
@@ -247,9 +268,14 @@ class Trainer:
     def _initialise(self) -> None:
         """A new run with ``--init MODEL`` starts from that model file's weights (fine-tuning:
         fresh optimizers, step 0). The model must have this run's λ range; a narrower one
-        (smaller N and/or M) is widened so that the run starts from its reconstructions."""
+        (smaller N and/or M) is widened so that the run starts from its reconstructions.
+        The ``--reinit`` parts keep their fresh initialisation instead."""
+        reinit = parts(self.cfg.reinit, "--reinit")
         if not self.cfg.init:
+            if reinit:
+                raise ValueError("--reinit names parts of the --init model to start afresh: give --init too")
             return
+        fresh = {part: copy.deepcopy(self.model.get_submodule(part).state_dict()) for part in reinit}
         source = load_model(self.cfg.init)
         mine, theirs = self.model.config, source.config
         fixed = lambda c: (c.lmbda_min, c.lmbda_max, c.film_hidden)  # noqa: E731
@@ -257,6 +283,8 @@ class Trainer:
             raise ValueError(f"--init {self.cfg.init} is a {theirs} model, which cannot start a {mine} run: "
                              "give the same --lmbda-min and --lmbda-max, and --N, --M at least its own")  # fmt: skip
         widen(source, self.model)
+        for part, state in fresh.items():
+            self.model.get_submodule(part).load_state_dict(state)
 
     def save_checkpoint(self) -> None:
         if self.rank == 0:
