@@ -20,7 +20,7 @@ from yotocodec.cli import main
 from yotocodec.conditioning import FiLM, normalize_log_lmbda, sample_lmbda
 from yotocodec.model import ModelConfig, ScaleHyperprior, bf16_native, widen
 from yotocodec.modelfile import load_model, model_id, save_model
-from yotocodec.train import PROBE, TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
+from yotocodec.train import PARTS, PROBE, TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
 
 from conftest import random_image
 
@@ -283,6 +283,8 @@ def test_frozen_parts_keep_their_weights_and_reinit_parts_start_afresh(folder, t
 def test_freeze_and_reinit_refuse_unknown_parts_and_reinit_needs_init(folder, tmp_path):
     with pytest.raises(ValueError, match="--freeze: unknown part g_x; choose from g_a"):
         Trainer(small_config(folder, tmp_path / "a", 2, freeze="g_x"), progress=False)
+    with pytest.raises(ValueError, match="leaves nothing to train"):
+        Trainer(small_config(folder, tmp_path / "e", 2, freeze=",".join(PARTS)), progress=False)
     with pytest.raises(ValueError, match="give --init"):
         Trainer(small_config(folder, tmp_path / "b", 2, reinit="h_a"), progress=False)
     Trainer(small_config(folder, tmp_path / "c", 2, freeze="g_a"), progress=False).run(until=1)

@@ -229,6 +229,8 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.objective = DistributedDataParallel(self.objective, device_ids=ids)
         main = [p for n, p in self.objective.named_parameters() if not n.endswith(".quantiles") and p.requires_grad]
+        if not main:
+            raise ValueError(f"--freeze {cfg.freeze} leaves nothing to train: freeze fewer parts")
         self.opt = torch.optim.Adam(main, lr=cfg.lr)
         self.aux_opt = torch.optim.Adam([self.model.entropy_bottleneck.quantiles], lr=cfg.aux_lr)
         if cfg.compile:
