@@ -42,8 +42,9 @@ def rates(model, x: torch.Tensor, lmbda: float) -> dict[str, float]:
     t = model.condition(torch.tensor([lmbda]))
     y = model.g_a(x, t)
     y_hat = torch.round(y)
-    hidden = [model.h_a[:k](torch.abs(y), t) for k in (3, 6)]  # after the first and second ReLU
-    z_hat, z_likelihoods = model.entropy_bottleneck(model.h_a(torch.abs(y), t), training=False)
+    hidden = [model.h_a[:3](torch.abs(y), t)]  # after h_a's first ReLU, then its second
+    hidden.append(model.h_a[3:6](hidden[0], t))
+    z_hat, z_likelihoods = model.entropy_bottleneck(model.h_a[6:](hidden[1], t), training=False)
     _, y_likelihoods = gc(y, model.h_s(z_hat, t), training=False)
     constant = torch.stack([bits(gc.likelihood_lower_bound(gc._likelihood(y_hat, torch.full_like(y_hat, s))))
                             for s in gc.scale_table.tolist()]).amin(0)  # fmt: skip
