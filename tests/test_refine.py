@@ -33,13 +33,14 @@ def test_coded_loss_is_the_training_loss_of_the_decoded_pixels():
     assert metrics.coded_loss(0.05, 0.7, metrics.psnr(a, b)) == pytest.approx(trained, rel=1e-6)  # D in float32
 
 
-# measured with b386d91d12344147: -0.14 % at λ=0.003 (d7ff: -4 %), -7.5 % at λ=0.1 (d7ff: -10 %)
-@pytest.mark.parametrize("lmbda, at_most", [(0.003, 1.0), (0.1, 0.98)])
-def test_refined_files_cost_less_than_g_a_files_at_the_same_lmbda(shipped, crop, lmbda, at_most):
+# measured with b386d91d12344147, 60 steps: -3.4 % at λ=0.003, -9.4 % at λ=0.1
+# (30 steps: -0.14 % and -7.5 %; the annealing needs the longer schedule at low λ)
+@pytest.mark.parametrize("lmbda", [0.003, 0.1])
+def test_refined_files_cost_at_least_2_percent_less_than_g_a_files_at_the_same_lmbda(shipped, crop, lmbda):
     analysis = codec.analyse(crop, lmbda, shipped)
     before = coded_loss(crop, analysis.pack(), shipped)
-    after = coded_loss(crop, refine.refine(analysis, crop, 30).pack(), shipped)
-    assert after < at_most * before
+    after = coded_loss(crop, refine.refine(analysis, crop, 60).pack(), shipped)
+    assert after < 0.98 * before
 
 
 def test_a_refined_file_decodes_to_the_image_refinement_chose(tiny):
