@@ -8,7 +8,7 @@ bytes as bpp, PSNR and MS-SSIM on RGB, and encode and decode seconds. Points are
 OUT/DATASET/points.jsonl (keyed by codec version), so an interrupted run resumes and the
 classical codecs run once. ``--refine STEPS`` adds the curve of ``yoto encode --refine STEPS``
 (encoder-side refinement) at 6 λ, with its BD-rates (~30 s per Kodak image and λ at 50 steps
-with the N=128/M=192 model; to split the images over processes, give each OMP_NUM_THREADS=1 and
+with an N=128/M=192 model; to split the images over processes, give each OMP_NUM_THREADS=1 and
 one folder, named like the dataset, of links to its share, with the same --out).
 Writes, in OUT/DATASET/:
   <codec>.json      averaged curves in CompressAI's results layout;

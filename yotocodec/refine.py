@@ -39,8 +39,8 @@ TAU_MAX, TAU_DECAY = 0.5, 2.0
 CHECK_EVERY = 10
 MAX_PIXELS = 8_000_000
 """Largest image refined: the backward pass through g_s holds its activations at full size
-(measured with the shipped N=128/M=192 model: the process peaks at 1.8 GB for a 1 MP image,
-4.4 GB for 4 MP, 7.1 GB for 8 MP; at N=64/M=128, 1.4 and 2.6 GB)."""
+(``yoto encode --refine`` peaks at 2.2 GB for a 1 MP image, 5.8 GB for 4 MP and 9.6 GB for
+8 MP with the shipped N=M=192 weights; 1.8, 4.4 and 7.1 GB at N=128/M=192)."""
 _EPS = 1e-5
 
 
