@@ -2,9 +2,9 @@
 
 One step as the trainer takes it (``train.Objective``: forward under bf16 autocast where the
 CPU has native bf16, λ·255²·MSE + bpp and the auxiliary loss, backward, Adam) on a batch of
-8 random 128² crops with one λ per sample, at CompressAI's reference size N=128/M=192 (the step of
-``test_train_speed.py``). The compiled step compiles in its first warm-up round, which is not
-timed. Run with
+8 random 128² crops with one λ per sample, at CompressAI's reference size N=128/M=192 (the
+step of ``test_train_speed.py``). The compiled step compiles in its first warm-up round, which
+is not timed. Run with
 
     .venv/bin/python -m pytest benchmarks/test_compile_speed.py \\
         --benchmark-json=benchmarks/results/compile_speed.json
