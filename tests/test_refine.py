@@ -86,3 +86,10 @@ def test_refining_the_same_image_twice_gives_the_same_file(tiny):
     image = Image.new("RGB", (48, 48), (120, 30, 220))
     analysis = codec.analyse(image, 0.05, tiny)
     assert refine.refine(analysis, image, 3).pack() == refine.refine(analysis, image, 3).pack()
+
+
+def test_top_level_encode_refines_with_a_default_model_first_loaded_by_that_encode(tiny_model_path, monkeypatch):
+    monkeypatch.setattr(codec, "DEFAULT_MODEL", tiny_model_path)
+    monkeypatch.setattr(codec, "_models", {})  # as in a fresh process: encode loads it, in inference mode
+    data = yotocodec.encode(Image.new("RGB", (40, 24), (30, 60, 90)), lmbda=0.02, refine=2)
+    assert codec.inspect(data).lmbda == pytest.approx(0.02, rel=0.05)

@@ -56,6 +56,7 @@ def save_model(model: ScaleHyperprior, path: str | Path, half: bool = False) -> 
     return mid
 
 
+@torch.inference_mode(False)  # even when first loaded by an encode: refinement takes gradients
 def load_model(path: str | Path) -> ScaleHyperprior:
     """Load a model file safely (``weights_only``) and check it against its recorded id."""
     path = Path(path)
