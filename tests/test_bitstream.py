@@ -36,6 +36,13 @@ def test_malformed_input_raises_bitstream_error_with_reason(data, reason):
         parse(data)
 
 
+def test_any_bytes_like_input_parses_and_a_path_is_refused_with_what_to_do(tmp_path):
+    assert parse(memoryview(sample())).header == parse(bytearray(sample())).header == parse(sample()).header
+    for path in (str(tmp_path / "a.yoto"), tmp_path / "a.yoto"):
+        with pytest.raises(TypeError, match="read_bytes"):
+            parse(path)
+
+
 def test_every_single_bit_flip_is_detected():
     data = sample()
     for i in range(len(data) * 8):

@@ -31,6 +31,7 @@ integer hyper-synthesis instead of float32.
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -92,8 +93,12 @@ def pack(model_id: bytes, lmbda: float, height: int, width: int, y_range: int,
     return head + _CRC.pack(crc) + payload
 
 
-def parse(data: bytes) -> Bitstream:
+def parse(data: bytes | bytearray | memoryview) -> Bitstream:
     """Check and split a ``.yoto`` file; raises ``BitstreamError`` with the reason."""
+    if isinstance(data, (str, os.PathLike)):
+        raise TypeError(f"expected a .yoto file's bytes, got the path {str(data)!r}: "
+                        "read the file first (pathlib.Path(path).read_bytes())")  # fmt: skip
+    data = bytes(data)
     if len(data) == 0:
         raise BitstreamError("empty input: not a .yoto file")
     if not data.startswith(MAGIC):

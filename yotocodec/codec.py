@@ -51,7 +51,7 @@ class StreamInfo:
         return 8.0 * self.num_bytes / (self.width * self.height)
 
 
-def inspect(data: bytes) -> StreamInfo:
+def inspect(data: bytes | bytearray | memoryview) -> StreamInfo:
     """Header facts of a ``.yoto`` file (checked, not decoded)."""
     h = parse(data).header
     return StreamInfo(h.version, h.lmbda, h.width, h.height, len(data), h.model_id.hex(), _mode(h.flags))
@@ -211,11 +211,11 @@ def _reconstruct(tf: inference.Transforms, y_hat: torch.Tensor, height: int, wid
 
 
 @torch.inference_mode()
-def decode(data: bytes, model: ScaleHyperprior | None = None) -> Image.Image:
+def decode(data: bytes | bytearray | memoryview, model: ScaleHyperprior | None = None) -> Image.Image:
     """Decompress a ``.yoto`` file to a PIL image (RGB, or L for a grayscale source); raises
     ``BitstreamError`` if invalid."""
     model = model or load()
-    bs = parse(bytes(data))
+    bs = parse(data)
     h = bs.header
     if h.model_id != model_id(model):
         raise BitstreamError(f"this file was made with model {h.model_id.hex()}, but the decoder has "
