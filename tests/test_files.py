@@ -1,9 +1,10 @@
-"""Reading inputs: every common format, EXIF orientation, grayscale kept, alpha/16-bit refused."""
+"""Reading inputs: every common format, EXIF orientation, grayscale kept, alpha/16-bit/animations refused."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import yotocodec
 from yotocodec.files import read_image
 
 from conftest import random_image
@@ -41,3 +42,19 @@ def test_alpha_and_16_bit_files_are_refused_with_the_reason(tmp_path, rgb, mode,
     rgb.convert(mode if mode != "I;16" else "L").convert(mode).save(tmp_path / "x.png")
     with pytest.raises(ValueError, match=match):
         read_image(tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".webp", ".png", ".tif"])
+def test_animations_and_multi_page_files_are_refused_not_cut_to_their_first_frame(tmp_path, rgb, suffix):
+    rgb.save(tmp_path / f"a{suffix}", save_all=True, append_images=[rgb.rotate(180)])
+    with pytest.raises(ValueError, match="2 frames"):
+        read_image(tmp_path / f"a{suffix}")
+    with Image.open(tmp_path / f"a{suffix}") as im, pytest.raises(ValueError, match="2 frames"):
+        yotocodec.encode(im, lmbda=0.01)
+
+
+def test_a_cameras_multi_picture_jpeg_reads_as_its_first_image(tmp_path, rgb):
+    rgb.save(tmp_path / "m.jpg", format="MPO", save_all=True, append_images=[rgb.resize((8, 5))])
+    with Image.open(tmp_path / "m.jpg") as im:
+        assert (im.format, im.n_frames) == ("MPO", 2)
+    assert read_image(tmp_path / "m.jpg").size == (40, 24)

@@ -11,12 +11,23 @@ from PIL import Image, ImageOps
 
 
 def as_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB view of a PIL image; refuses alpha and >8-bit images rather than mangling them."""
+    """8-bit RGB view of a PIL image; refuses alpha, >8-bit and multi-frame images rather
+    than mangling them."""
+    _check_still(image)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         raise ValueError(f"images with alpha are not supported (mode {image.mode}); flatten it first")
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         raise ValueError(f"{image.mode} images (more than 8 bits) are not supported; convert to 8-bit RGB")
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _check_still(image: Image.Image) -> None:
+    """Refuse animations and multi-page files (coding frame 0 would drop the rest); a camera's
+    MPO JPEG is its first image, the others being previews or depth maps."""
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and image.format != "MPO":
+        raise ValueError(f"{image.format} images with {frames} frames (animations, multi-page files) are "
+                         "not supported; save the frame to code as a still image first")  # fmt: skip
 
 
 def source_mode(image: Image.Image) -> str:
@@ -30,6 +41,7 @@ def read_image(path: str | Path) -> Image.Image:
     try:
         with Image.open(path) as im:
             im.load()
+            _check_still(im)
             im = ImageOps.exif_transpose(im)
             rgb = as_rgb(im)
             return rgb if source_mode(im) == "RGB" else im.convert("L")
