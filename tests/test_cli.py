@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from yotocodec import cli
+
 from conftest import SAMPLE, random_image
 
 
@@ -76,6 +78,16 @@ def test_missing_input_and_unknown_output_format_are_clear_errors(encoded, tiny_
     assert r.returncode == 1 and "nope.png" in r.stderr
     r = yoto("decode", encoded / "in.yoto", encoded / "x.unknown", "--model", tiny_model_path)
     assert r.returncode == 1 and "unknown image format" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["encode", "in.png", "-l", "0.01"], ["decode", "in.yoto"]])
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(encoded, tiny_model_path, capsys, args):
+    command, name, *options = args
+    source = encoded / name
+    before = source.read_bytes()
+    same = str(encoded / "." / name)  # another spelling of the input's path
+    assert cli.main([command, str(source), same, *options, "--model", str(tiny_model_path)]) == 1
+    assert "is the input file" in capsys.readouterr().err and source.read_bytes() == before
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,14 @@ def _report(output: str, text: str) -> None:
     print(text, file=sys.stderr if output == "-" else sys.stdout)
 
 
+def _single(args: argparse.Namespace) -> tuple[str, str]:
+    """INPUT and OUTPUT of a one-file run; an OUTPUT that is INPUT itself is refused."""
+    source, output = args.paths
+    if "-" not in (source, output) and Path(output).exists() and Path(output).samefile(source):
+        raise ValueError(f"{output} is the input file: give another output path (the input would be lost)")
+    return source, output
+
+
 def _encode(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -63,7 +71,7 @@ def _encode(args: argparse.Namespace) -> int:
     ((kind, value),) = _setting(args).items()
     if args.out_dir:
         return _batch(args, ".yoto", {kind: value, "strict": args.strict, "refine": args.refine})
-    source, output = args.paths
+    source, output = _single(args)
     model = codec.load(args.model)
     image = files.read_image(io.BytesIO(sys.stdin.buffer.read()) if source == "-" else source)
     note = ""
@@ -115,7 +123,7 @@ def _decode(args: argparse.Namespace) -> int:
 
     if args.out_dir:
         return _batch(args, "." + args.format, {})
-    source, output = args.paths
+    source, output = _single(args)
     data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     image = codec.decode(data, model=codec.load(args.model))
     if output == "-":
