@@ -22,6 +22,26 @@ def test_two_inputs_onto_one_output_are_refused(tmp_path):
         batch.plan([Path("x/a.png"), Path("y/a.jpg")], tmp_path, ".yoto", {}, None)
 
 
+def test_existing_outputs_are_refused_unless_overwrite_is_asked(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").write_bytes(b"the user's original photo")
+    with pytest.raises(ValueError, match="1 of the outputs already exist .*--overwrite"):
+        batch.plan([Path("x/a.yoto"), Path("x/b.yoto")], tmp_path / "out", ".png", {}, None)
+    assert len(batch.plan([Path("x/a.yoto")], tmp_path / "out", ".png", {}, None, overwrite=True)) == 1
+
+
+def test_an_out_dir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "f").touch()
+    with pytest.raises(ValueError, match="is a file, not a directory"):
+        batch.plan([Path("a.png")], tmp_path / "f", ".yoto", {}, None)
+
+
+def test_a_directory_without_images_is_an_error(tmp_path):
+    (tmp_path / "notes.txt").touch()
+    with pytest.raises(ValueError, match="no .* files in this directory"):
+        batch.expand([str(tmp_path)], batch.IMAGE_SUFFIXES)
+
+
 def test_a_glob_matching_nothing_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no file matches"):
         batch.expand([str(tmp_path / "*.png")], batch.IMAGE_SUFFIXES)
@@ -34,3 +54,12 @@ def test_a_failing_file_is_reported_and_the_rest_still_run(tmp_path, tiny_model_
     bad, good = batch.run(batch.plan(sources, tmp_path / "out", ".yoto", {"lmbda": 0.02}, str(tiny_model_path)))
     assert "not a readable image" in bad["error"] and (tmp_path / "out" / "good.yoto").stat().st_size == good["bytes"]
     assert "1 of 2 files" in batch.table([bad, good])
+
+
+def test_a_target_out_of_reach_is_flagged_in_its_row_and_in_the_table(tmp_path, tiny_model_path):
+    Image.fromarray(random_image(np.random.default_rng(1), 20, 30)).save(tmp_path / "a.png")
+    jobs = batch.plan([tmp_path / "a.png"], tmp_path / "out", ".yoto", {"size": "10B"}, str(tiny_model_path))
+    (row,) = batch.run(jobs)
+    assert "out of this model's reach" in row["warning"] and "warning: size target 10 bytes" in batch.table([row])
+    with pytest.raises(ValueError, match="--jobs must be 1 or more"):
+        batch.run(jobs, 0)

@@ -90,6 +90,14 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(encoded, tiny
     assert "is the input file" in capsys.readouterr().err and source.read_bytes() == before
 
 
+def test_decode_to_stdout_takes_any_writable_format_and_refuses_others_before_decoding(encoded, tiny_model_path):
+    args = ["decode", encoded / "in.yoto", "-", "--model", tiny_model_path, "--format"]
+    r = subprocess.run([sys.executable, "-m", "yotocodec.cli", *map(str, args), "jpg"], capture_output=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith(b"\xff\xd8")  # a JPEG
+    r = yoto(*args, "psd")
+    assert r.returncode == 1 and r.stderr.startswith("yoto: error: unknown image format 'psd'") and "Traceback" not in r.stderr
+
+
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
     d = tmp_path_factory.mktemp("targets")

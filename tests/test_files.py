@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 import yotocodec
-from yotocodec.files import read_image
+from yotocodec.files import image_format, read_image, save_image
 
 from conftest import random_image
 
@@ -58,3 +58,19 @@ def test_a_cameras_multi_picture_jpeg_reads_as_its_first_image(tmp_path, rgb):
     with Image.open(tmp_path / "m.jpg") as im:
         assert (im.format, im.n_frames) == ("MPO", 2)
     assert read_image(tmp_path / "m.jpg").size == (40, 24)
+
+
+@pytest.mark.parametrize("name, fmt", [("png", "PNG"), (".jpg", "JPEG"), ("JPG", "JPEG"), ("webp", "WEBP"), ("tif", "TIFF")])
+def test_output_formats_are_named_by_suffix_or_format_name(name, fmt):
+    assert image_format(name) == fmt
+
+
+@pytest.mark.parametrize("name", ["psd", ".fits", "xyz", "yoto"])
+def test_formats_pillow_cannot_write_are_refused_with_a_list_that_works(name):
+    with pytest.raises(ValueError, match="use png, webp"):
+        image_format(name)
+
+
+def test_decoded_images_saved_as_webp_keep_their_exact_pixels(tmp_path, rgb):
+    save_image(rgb, tmp_path / "x.webp")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "x.webp").convert("RGB")), np.asarray(rgb))

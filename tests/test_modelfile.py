@@ -23,11 +23,14 @@ def test_tampered_weights_are_detected(tmp_path):
         load_model(tmp_path / "m.pt")
 
 
-@pytest.mark.parametrize("content, match", [(b"garbage", "not a readable"), (None, "not found")])
+@pytest.mark.parametrize("content, match", [(b"garbage", "not a yotocodec model file .unreadable"),
+                                            ({"step": 3}, "not a yotocodec model file$"), (None, "not found")])
 def test_unreadable_model_files_give_clear_errors(tmp_path, content, match):
     path = tmp_path / "m.pt"
-    if content is not None:
+    if isinstance(content, bytes):
         path.write_bytes(content)
+    elif content is not None:
+        torch.save(content, path)
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         load_model(path)
 

@@ -38,3 +38,18 @@ def test_a_damaged_yoto_file_raises_the_codec_error(tmp_path, crop):
     (tmp_path / "bad.yoto").write_bytes(data[:-7])
     with pytest.raises(yotocodec.BitstreamError, match="truncated"):
         Image.open(tmp_path / "bad.yoto")
+
+
+def test_image_save_passes_strict_and_refine_on_to_the_encoder(tmp_path, crop):
+    with pytest.raises(yotocodec.TargetError):
+        crop.save(tmp_path / "s.yoto", size="50B", strict=True)
+    with pytest.raises(ValueError, match="0 or more"):
+        crop.save(tmp_path / "r.yoto", lmbda=0.01, refine=-3)
+
+
+def test_loading_a_yoto_file_closes_it_as_pillow_formats_do(tmp_path, crop):
+    (tmp_path / "x.yoto").write_bytes(yotocodec.encode(crop, lmbda=0.02))
+    im = Image.open(tmp_path / "x.yoto")
+    fp = im.fp
+    im.load()
+    assert fp.closed and im.size == crop.size

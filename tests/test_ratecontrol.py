@@ -50,6 +50,12 @@ def test_a_size_below_the_smallest_file_gives_the_smallest_flagged(shipped, crop
     assert r.lmbda == pytest.approx(ratecontrol.LMBDA_MIN, rel=1e-6)
 
 
+def test_top_level_encode_warns_when_a_target_is_out_of_reach(tiny, crop):
+    with pytest.warns(yotocodec.TargetWarning, match="size target 50 bytes is out of this model's reach"):
+        data = yotocodec.encode(crop, size=50, model=tiny)
+    assert len(data) > 50
+
+
 def test_quality_maps_monotonically_onto_the_lmbda_range():
     lmbdas = [ratecontrol.quality_to_lmbda(q) for q in range(1, 101)]
     assert lmbdas[0] == pytest.approx(ratecontrol.LMBDA_MIN, rel=1e-6)

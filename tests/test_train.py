@@ -300,3 +300,19 @@ def test_torchrun_trains_two_ranks_from_the_command_line(folder, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("model written") == 1  # rank 0 alone writes and reports
     assert load_model(tmp_path / "model.pt").config.N == 8
+
+
+@pytest.mark.parametrize("change, match", [({"steps": 0}, "--steps"), ({"batch_size": 0}, "--batch-size"),
+                                           ({"crop": 100}, "multiple of 64"), ({"lmbda_min": 0.0}, "--lmbda-min"),
+                                           ({"lr": -1.0}, "--lr"), ({"workers": -1}, "negative")])
+def test_settings_that_cannot_train_are_refused_before_any_work(change, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**change)
+
+
+def test_export_of_a_file_that_is_not_a_checkpoint_says_so(tmp_path, tiny_model_path):
+    (tmp_path / "x.png").write_bytes(b"\x89PNG not a checkpoint")
+    for path in (tmp_path / "x.png", tiny_model_path):  # garbage, and a model file (already exported)
+        with pytest.raises(ValueError, match="not a yotocodec training checkpoint"):
+            export_checkpoint(path, tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()

@@ -16,7 +16,7 @@ from . import pillow  # noqa: F401  (registers .yoto with Pillow)
 from .bitstream import BitstreamError, YotoError
 from .codec import decode, inspect, load
 from .conditioning import LMBDA_MAX, LMBDA_MIN
-from .ratecontrol import TargetError, encode
+from .ratecontrol import TargetError, TargetWarning, encode
 
-__all__ = ["encode", "decode", "inspect", "load", "BitstreamError", "YotoError", "TargetError", "LMBDA_MIN", "LMBDA_MAX"]
+__all__ = ["encode", "decode", "inspect", "load", "BitstreamError", "YotoError", "TargetError", "TargetWarning", "LMBDA_MIN", "LMBDA_MAX"]
 __version__ = "0.1.0"

@@ -1,5 +1,6 @@
-"""Many files at once: plan outputs (never over an input, never two onto one), run the jobs
-with a progress bar (in worker processes with ``jobs > 1``), and print a summary table."""
+"""Many files at once: plan outputs (never over an input or an existing file unless asked,
+never two onto one), run the jobs with a progress bar (in worker processes with ``jobs > 1``),
+and print a summary table."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import glob
 import os
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +36,19 @@ def expand(inputs: list[str], suffixes: set[str]) -> list[Path]:
         if not matches:
             raise ValueError(f"{item}: no file matches")
         for m in map(Path, matches):
-            files += sorted(f for f in m.iterdir() if f.suffix.lower() in suffixes) if m.is_dir() else [m]
+            found = sorted(f for f in m.iterdir() if f.suffix.lower() in suffixes) if m.is_dir() else [m]
+            if not found:
+                raise ValueError(f"{m}: no {', '.join(sorted(suffixes))} files in this directory")
+            files += found
     return files
 
 
-def plan(sources: list[Path], out_dir: Path, suffix: str, setting: dict, model: str | None) -> list[Job]:
-    """One job per source writing ``out_dir/<stem><suffix>``; refuses clashes and overwriting an input."""
+def plan(sources: list[Path], out_dir: Path, suffix: str, setting: dict, model: str | None,
+         overwrite: bool = False) -> list[Job]:  # fmt: skip
+    """One job per source writing ``out_dir/<stem><suffix>``; refuses clashes, overwriting an
+    input, and (unless ``overwrite``) overwriting any existing file, all before any work."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out-dir {out_dir} is a file, not a directory")
     targets = [out_dir / (s.stem + suffix) for s in sources]
     inputs = {s.resolve() for s in sources}
     seen: dict[Path, Path] = {}
@@ -49,6 +58,10 @@ def plan(sources: list[Path], out_dir: Path, suffix: str, setting: dict, model: 
         if t in seen:
             raise ValueError(f"{seen[t]} and {s} would both be written to {t}")
         seen[t] = s
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise ValueError(f"{len(existing)} of the outputs already exist ({', '.join(map(str, existing[:3]))}"
+                         f"{', ...' if len(existing) > 3 else ''}): pass --overwrite to replace them")  # fmt: skip
     return [Job(s, t, setting, model) for s, t in zip(sources, targets)]
 
 
@@ -63,7 +76,11 @@ def run_job(job: Job) -> dict:
         model = codec.load(job.model)
         if job.target.suffix == ".yoto":
             image = files.read_image(job.source)
-            data = ratecontrol.encode(image, model=model, **job.setting)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ratecontrol.TargetWarning)
+                data = ratecontrol.encode(image, model=model, **job.setting)
+            if caught:
+                row["warning"] = str(caught[0].message)
             seconds = time.perf_counter() - t0
             files.write_bytes(job.target, data)
             row["psnr"] = psnr(image, codec.decode(data, model))
@@ -75,6 +92,8 @@ def run_job(job: Job) -> dict:
         row |= {"bytes": info.num_bytes, "bpp": info.bpp, "lmbda": info.lmbda, "seconds": seconds}
     except (ValueError, OSError) as e:
         row["error"] = str(e)
+    except Exception as e:  # a bug on one file: reported in its row, the other files still run
+        row["error"] = f"{type(e).__name__}: {e}"
     return row
 
 
@@ -85,7 +104,10 @@ def _worker_init(threads: int) -> None:
 
 
 def run(jobs: list[Job], workers: int = 1) -> list[dict]:
-    """Run ``jobs`` (in ``workers`` processes when > 1), with a progress bar on stderr."""
+    """Run ``jobs`` (in up to ``workers`` processes), with a progress bar on stderr."""
+    if workers < 1:
+        raise ValueError(f"--jobs must be 1 or more, got {workers}")
+    workers = min(workers, len(jobs))
     bar = tqdm(total=len(jobs), unit="file", file=sys.stderr, disable=len(jobs) < 2)
     rows = []
     if workers <= 1:
@@ -111,7 +133,8 @@ def table(rows: list[dict]) -> str:
             lines.append(f"{name:<32} error: {r['error']}")
             continue
         psnr = f"{r['psnr']:6.2f}" if "psnr" in r else f"{'-':>6}"
-        lines.append(f"{name:<32} {r['bytes']:>9} {r['bpp']:>7.4f} {psnr} {r['lmbda']:>9.4g} {r['seconds']:>6.2f}")
+        lines.append(f"{name:<32} {r['bytes']:>9} {r['bpp']:>7.4f} {psnr} {r['lmbda']:>9.4g} {r['seconds']:>6.2f}"
+                     + (f"  warning: {r['warning']}" if "warning" in r else ""))  # fmt: skip
     ok = [r for r in rows if "error" not in r]
     lines.append(f"{len(ok)} of {len(rows)} files, {sum(r['bytes'] for r in ok)} bytes, "
                  f"{sum(r['seconds'] for r in ok):.1f} s")  # fmt: skip

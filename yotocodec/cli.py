@@ -44,7 +44,8 @@ def _batch(args: argparse.Namespace, suffix: str, setting: dict) -> int:
     from . import batch
 
     wanted = {".yoto"} if suffix != ".yoto" else batch.IMAGE_SUFFIXES
-    jobs = batch.plan(batch.expand(args.paths, wanted), Path(args.out_dir), suffix, setting, args.model)
+    jobs = batch.plan(batch.expand(args.paths, wanted), Path(args.out_dir), suffix, setting, args.model,
+                      args.overwrite)  # fmt: skip
     rows = batch.run(jobs, args.jobs)
     print(batch.table(rows))
     return 1 if any("error" in r for r in rows) else 0
@@ -121,13 +122,14 @@ def _achieved(kind: str, r) -> str:
 def _decode(args: argparse.Namespace) -> int:
     from . import codec, files
 
+    fmt = files.image_format(args.format)  # checked before any decoding
     if args.out_dir:
-        return _batch(args, "." + args.format, {})
+        return _batch(args, "." + args.format.lower().lstrip("."), {})
     source, output = _single(args)
     data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     image = codec.decode(data, model=codec.load(args.model))
     if output == "-":
-        image.save(sys.stdout.buffer, format=args.format.upper())
+        files.write_image(image, sys.stdout.buffer, fmt)
         sys.stdout.flush()
     else:
         files.save_image(image, output)
@@ -168,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
                             "files, directories, globs")
         s.add_argument("--out-dir", "-o", help="write each input's output here (batch mode)")
         s.add_argument("--jobs", "-j", type=int, default=1, help="worker processes in batch mode (default: 1)")
+        s.add_argument("--overwrite", action="store_true", help="batch mode: replace outputs that already exist")
         s.add_argument("--model", help="model file (default: the shipped model)")
     info = sub.add_parser("info", help="print a .yoto file's header")
     info.add_argument("input")

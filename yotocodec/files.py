@@ -75,9 +75,23 @@ def write_bytes(path: str | Path, data: bytes) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
+def image_format(name: str) -> str:
+    """Pillow's save format for a file suffix or format name ("png", ".jpg", "WEBP", ...);
+    refuses one Pillow cannot write."""
+    key = name.lower() if name.startswith(".") else "." + name.lower()
+    fmt = Image.registered_extensions().get(key, name.upper())
+    if fmt not in Image.SAVE or fmt == "YOTO":
+        raise ValueError(f"unknown image format {name!r} (or one Pillow cannot write); use png, webp, bmp, tif or jpg")
+    return fmt
+
+
+def write_image(image: Image.Image, fp, fmt: str) -> None:
+    """Save ``image`` to a path or file object in Pillow format ``fmt``; WebP lossless, so
+    that the decoded pixels are written exactly (JPEG is lossy by nature)."""
+    image.save(fp, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+
+
 def save_image(image: Image.Image, path: str | Path) -> None:
     """Save an image atomically, in the format named by the suffix of ``path``."""
-    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
-    if fmt is None:
-        raise ValueError(f"unknown image format for {path}; use .png, .webp, .bmp, .tif ...")
-    atomic_write(path, lambda tmp: image.save(tmp, format=fmt))
+    fmt = image_format(Path(path).suffix or str(path))
+    atomic_write(path, lambda tmp: write_image(image, tmp, fmt))

@@ -56,17 +56,26 @@ def save_model(model: ScaleHyperprior, path: str | Path, half: bool = False) -> 
     return mid
 
 
+def read_dict(path: str | Path, kind: str, keys: tuple[str, ...]) -> dict:
+    """The dict saved in a torch file of ``kind`` (loaded safely, ``weights_only``) that has
+    ``keys``; a ValueError naming ``kind`` otherwise (FileNotFoundError if missing)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{kind} not found: {path}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types, with pages of text, for another file
+        raise ValueError(f"{path} is not a yotocodec {kind} (unreadable: {type(e).__name__})") from None
+    if not isinstance(blob, dict) or not set(keys) <= blob.keys():
+        raise ValueError(f"{path} is not a yotocodec {kind}")
+    return blob
+
+
 @torch.inference_mode(False)  # even when first loaded by an encode: refinement takes gradients
 def load_model(path: str | Path) -> ScaleHyperprior:
     """Load a model file safely (``weights_only``) and check it against its recorded id."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a damaged file
-        raise ValueError(f"{path} is not a readable yotocodec model file ({e})") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+    blob = read_dict(path, "model file", ("format",))
+    if blob["format"] != FORMAT:
         raise ValueError(f"{path} is not a yotocodec model file")
     if blob.get("version") != VERSION:
         raise ValueError(f"{path} has model format version {blob.get('version')}, expected {VERSION}")

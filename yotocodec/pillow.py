@@ -1,6 +1,7 @@
 """Pillow plugin, registered on ``import yotocodec``: ``Image.open("x.yoto")`` decodes with the
 shipped model, and ``image.save("x.yoto", lmbda=0.01)`` (or ``quality=``, ``size=``,
-``bpp=``, ``psnr=``) encodes.
+``bpp=``, ``psnr=``; with ``strict=``, ``refine=``, ``model=`` as ``yotocodec.encode`` takes
+them) encodes.
 """
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ class YotoImageFile(ImageFile.ImageFile):
 
             self.im = decode(self._data).im
             self._data = None
+            if self._exclusive_fp and self._close_exclusive_fp_after_loading:
+                self.fp.close()  # as Pillow's own formats do: no open file left behind
+            self.fp = None
         return Image.Image.load(self)
 
 
 def _save(image: Image.Image, fp, filename) -> None:
-    from .ratecontrol import SETTINGS, encode
+    from .ratecontrol import OPTIONS, SETTINGS, encode
 
-    settings = {k: image.encoderinfo[k] for k in SETTINGS if k in image.encoderinfo}
+    settings = {k: image.encoderinfo[k] for k in SETTINGS + OPTIONS if k in image.encoderinfo}
     fp.write(encode(image, **settings))
 
 

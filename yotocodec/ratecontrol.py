@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +38,8 @@ from .refine import refine as refined
 
 KINDS = ("size", "bpp", "psnr")
 SETTINGS = ("lmbda", "quality", *KINDS)
+OPTIONS = ("strict", "refine", "model")
+"""``encode``'s keyword arguments besides the one setting."""
 """Ways to choose the rate, one at a time: λ itself, quality 1..100, or a target."""
 TOLERANCE = {"size": 0.02, "bpp": 0.02, "psnr": 0.1}
 """Relative for size and bpp (below the target), in dB for PSNR (above the target)."""
@@ -67,6 +70,10 @@ OFFSET_PER_ACTIVITY = {"rate": (-1.543, 0.625), "psnr": (16.645, -6.745)}
 
 class TargetError(YotoError, ValueError):
     """A strict target that the model cannot reach (the message gives the closest result)."""
+
+
+class TargetWarning(UserWarning):
+    """A target that the model cannot reach, without ``strict``: the closest file was made."""
 
 
 @dataclass(frozen=True)
@@ -281,10 +288,16 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
         t = on_grid(_next_t(scores, aim, typical, SLOPE_PER_OFFSET[curve], step))
     result = best.result(_within(kind, best.value, target), len(scores), encodes)
     if strict and not result.reached:
-        unit = " dB" if kind == "psnr" else (" bytes" if kind == "size" else " bpp")
-        raise TargetError(f"{kind} target {target:g}{unit} is out of this model's reach for this image: "
-                          f"the closest is {result.value:.4g}{unit} at λ={result.lmbda:.4g}")  # fmt: skip
+        raise TargetError(missed(kind, target, result))
     return result
+
+
+def missed(kind: str, target: float | str, result: Result) -> str:
+    """What a target out of reach got instead, e.g. "size target 500 bytes is out of ..."."""
+    unit = {"psnr": " dB", "size": " bytes", "bpp": " bpp"}[kind]
+    target = parse_size(target) if kind == "size" else float(target)
+    return (f"{kind} target {target:g}{unit} is out of this model's reach for this image: "
+            f"the closest is {result.value:.4g}{unit} at λ={result.lmbda:.4g}")
 
 
 def _rank(kind: str, value: float, target: float) -> tuple[bool, float]:
@@ -300,7 +313,8 @@ def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quali
     ``lmbda``, ``quality`` (1..100), or a target ``size`` (bytes, or text like ``"40KB"``),
     ``bpp`` or ``psnr`` (dB) met as closely as the model allows (``strict``: or raise).
     ``refine``: steps of encoder-side optimisation of the latents (``refine.py``; slower,
-    smaller files at the same quality), reported to ``on_step``."""
+    smaller files at the same quality), reported to ``on_step``. A target out of reach gives
+    the closest file with a ``TargetWarning``, or raises ``TargetError`` when ``strict``."""
     given = {k: v for k, v in dict(lmbda=lmbda, quality=quality, size=size, bpp=bpp, psnr=psnr).items() if v is not None}
     if len(given) != 1:
         raise ValueError(f"give exactly one of lmbda, quality, size, bpp, psnr (got {', '.join(given) or 'none'})")
@@ -308,4 +322,7 @@ def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quali
     if kind in ("lmbda", "quality"):
         analysis = codec.analyse(image, value if kind == "lmbda" else quality_to_lmbda(value), model)
         return (refined(analysis, image, refine, on_step=on_step) if refine else analysis).pack()
-    return encode_to(image, kind, value, model, strict, refine, on_step).data
+    result = encode_to(image, kind, value, model, strict, refine, on_step)
+    if not result.reached:
+        warnings.warn(missed(kind, value, result), TargetWarning, stacklevel=2)
+    return result.data

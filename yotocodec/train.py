@@ -55,7 +55,7 @@ from .losses import rd_loss
 from .lossweights import LossWeights
 from .metrics import mse_to_psnr
 from .model import ModelConfig, ScaleHyperprior, bf16_native, widen
-from .modelfile import atomic_save, load_model, load_weights, save_model
+from .modelfile import atomic_save, load_model, load_weights, read_dict, save_model
 
 
 @dataclass
@@ -94,6 +94,25 @@ class TrainConfig:
     compile: bool = False
     freeze: str = ""
     reinit: str = ""
+
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot train, before any work (a one-line error each)."""
+        f = ScaleHyperprior.downsampling_factor
+        checks = (
+            (self.steps >= 1, f"--steps must be 1 or more, got {self.steps}"),
+            (self.batch_size >= 1, f"--batch-size must be 1 or more, got {self.batch_size}"),
+            (self.crop >= f and self.crop % f == 0, f"--crop must be a positive multiple of {f}, got {self.crop}"),
+            (self.val_crop >= f and self.val_crop % f == 0, f"--val-crop must be a positive multiple of {f}, got {self.val_crop}"),
+            (min(self.N, self.M) >= 1, f"--N and --M must be 1 or more, got {self.N}, {self.M}"),
+            (0 < self.lmbda_min <= self.lmbda_max, f"need 0 < --lmbda-min <= --lmbda-max, got {self.lmbda_min}, {self.lmbda_max}"),
+            (self.lr > 0 and self.aux_lr > 0, f"--lr and --aux-lr must be positive, got {self.lr}, {self.aux_lr}"),
+            (self.ckpt_every >= 1, f"--ckpt-every must be 1 or more, got {self.ckpt_every}"),
+            (min(self.warmup, self.workers, self.threads, self.val_images) >= 0,
+             "--warmup, --workers, --threads and --val-images cannot be negative"),
+        )  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
 
 
 PARTS = ("g_a", "g_s", "h_a", "h_s", "entropy_bottleneck")
@@ -412,8 +431,8 @@ class Trainer:
 def export_checkpoint(checkpoint: str | Path, out: str | Path, half: bool = False) -> bytes:
     """Write the inference model file of a training checkpoint (``half``: float16 weights,
     see ``save_model``); returns the model id."""
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    c = ck["config"]
+    ck = read_dict(checkpoint, "training checkpoint (OUT/checkpoint.pt of `yoto train`)", ("config", "model"))
+    c, state = ck["config"], ck["model"]
     model = ScaleHyperprior(ModelConfig(c["N"], c["M"], c["lmbda_min"], c["lmbda_max"]))
-    load_weights(model, ck["model"])
+    load_weights(model, state)
     return save_model(model, out, half)
