@@ -90,6 +90,14 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(encoded, tiny
     assert "is the input file" in capsys.readouterr().err and source.read_bytes() == before
 
 
+@pytest.mark.parametrize("option", [["--size", "0.5"], ["--size", "abc"], ["--bpp", "0"], ["--psnr", "-3"],
+                                    ["--quality", "100.5"], ["-l", "0.01", "--refine", "-3"], ["-l", "0.01", "--jobs", "0"]])
+def test_impossible_option_values_are_usage_errors_before_any_work(capsys, option):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["encode", "in.png", "out.yoto", *option])
+    assert stop.value.code == 2 and f"'{option[-1]}' is not" in capsys.readouterr().err
+
+
 def test_decode_to_stdout_takes_any_writable_format_and_refuses_others_before_decoding(encoded, tiny_model_path):
     args = ["decode", encoded / "in.yoto", "-", "--model", tiny_model_path, "--format"]
     r = subprocess.run([sys.executable, "-m", "yotocodec.cli", *map(str, args), "jpg"], capture_output=True, timeout=300)

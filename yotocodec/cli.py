@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import fields
@@ -145,6 +146,29 @@ def _info(args: argparse.Namespace) -> None:
           f"bpp    {i.bpp:.4f}\nmodel  {i.model_id}\nformat version {i.version}")  # fmt: skip
 
 
+def _checked(convert: Callable[[str], float], ok: Callable[[float], bool], what: str) -> Callable[[str], float]:
+    """An argparse type: ``convert``, then refuse values failing ``ok`` (usage error, exit 2)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
+
+
+def _size(text: str) -> str:
+    from .ratecontrol import parse_size
+
+    if parse_size(text) < 1:
+        raise ValueError(text)
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="yoto", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -153,12 +177,12 @@ def _parser() -> argparse.ArgumentParser:
     how = enc.add_mutually_exclusive_group(required=True)
     how.add_argument("--lmbda", "-l", type=float,
                      help=f"rate–distortion trade-off λ in [{LMBDA_MIN:g}, {LMBDA_MAX:g}]; larger is better quality")
-    how.add_argument("--quality", "-q", type=float, help="1..100, mapped log-linearly onto the λ range")
-    how.add_argument("--size", help="target file size, at or below (e.g. 40KB, 1.5MiB, 20000)")
-    how.add_argument("--bpp", type=float, help="target bits per pixel, at or below")
-    how.add_argument("--psnr", type=float, help="target PSNR in dB, at or above")
+    how.add_argument("--quality", "-q", type=_checked(float, lambda v: 1 <= v <= 100, "a quality in 1..100"), help="1..100, mapped log-linearly onto the λ range")
+    how.add_argument("--size", type=_checked(_size, bool, "a size of 1 byte or more, like 40KB, 1.5MiB or 20000"), help="target file size, at or below (e.g. 40KB, 1.5MiB, 20000)")
+    how.add_argument("--bpp", type=_checked(float, lambda v: v > 0 and math.isfinite(v), "a positive number"), help="target bits per pixel, at or below")
+    how.add_argument("--psnr", type=_checked(float, lambda v: v > 0 and math.isfinite(v), "a positive number"), help="target PSNR in dB, at or above")
     enc.add_argument("--strict", action="store_true", help="fail (exit 1) when a target is out of reach")
-    enc.add_argument("--refine", type=int, default=0, metavar="STEPS",
+    enc.add_argument("--refine", type=_checked(int, lambda v: v >= 0, "0 or more steps"), default=0, metavar="STEPS",
                      help="optimise the latents for this image over STEPS steps: smaller files at the same "
                           "quality, the decoder unchanged; ~1.5 s per step per megapixel on one core with "
                           "the shipped model, for each λ a --size/--bpp/--psnr target tries (default: 0)")
@@ -169,7 +193,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="INPUT OUTPUT ('-' = stdin/stdout), or with --out-dir any number of inputs: "
                             "files, directories, globs")
         s.add_argument("--out-dir", "-o", help="write each input's output here (batch mode)")
-        s.add_argument("--jobs", "-j", type=int, default=1, help="worker processes in batch mode (default: 1)")
+        s.add_argument("--jobs", "-j", type=_checked(int, lambda v: v >= 1, "1 or more"), default=1, help="worker processes in batch mode (default: 1)")
         s.add_argument("--overwrite", action="store_true", help="batch mode: replace outputs that already exist")
         s.add_argument("--model", help="model file (default: the shipped model)")
     info = sub.add_parser("info", help="print a .yoto file's header")
