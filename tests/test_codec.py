@@ -1,6 +1,9 @@
 """encode/decode with a tiny model: exact round trip, any size, λ from the bytes, clear errors;
 the folded/sub-pixel inference transforms equal the conditioned ones."""
 
+import io
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -139,3 +142,16 @@ def test_tiled_transforms_match_whole_image_ones_given_the_halo(shipped, halo, c
     y_err = float((tiled_y - y).abs().max())
     px_err = int(np.abs(tiled.astype(int) - whole).max())
     assert (y_err < 1e-3 and px_err <= 1) if close else (y_err > 0.01 and px_err > 1)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_tiled_passes_show_progress_on_a_terminal_and_single_tiles_stay_quiet(monkeypatch):
+    g_a, x = torch.nn.AvgPool2d(inference.STRIDE), torch.rand(1, 3, 64, 96)  # y: 4 × 6 latents
+    for tile, shown in ((2, True), (6, False)):
+        monkeypatch.setattr(sys, "stderr", _Terminal())
+        inference.analysis(g_a, x, tile)
+        assert ("analysis:   0%" in sys.stderr.getvalue() and "/6 [" in sys.stderr.getvalue()) == shown
