@@ -26,8 +26,8 @@ def compare(candidate: str, baseline: str | None, dataset: str, cache: Path) -> 
     """The two curves and the candidate's BD-rates (%) against the baseline."""
     images = {f.name: read_image(f) for f in list_images(rd.find_dataset(dataset))}
     points = rd.PointCache(cache)
-    curves = {role: rd.curve(rd.yotocodec_codec(path), images, points)
-              for role, path in (("baseline", baseline), ("candidate", candidate))}  # fmt: skip
+    codecs = {role: rd.yotocodec_codec(path) for role, path in (("baseline", baseline), ("candidate", candidate))}
+    curves = {role: rd.curve(c, images, points) for role, c in codecs.items()}  # both models loaded first
     bd = {m: rd.bd_rate(curves["baseline"], curves["candidate"], m) for m in ("psnr", "ms_ssim")}
     return {"images": len(images), "curves": curves, "bd_rate_percent": bd}
 
@@ -50,7 +50,10 @@ def main() -> None:
     p.add_argument("--cache", type=Path, help="points file (default: in the temp folder, per dataset)")
     args = p.parse_args()
     cache = args.cache or Path(tempfile.gettempdir()) / f"yotocodec-compare-{Path(args.dataset).name}.jsonl"
-    result = compare(args.candidate, args.baseline, args.dataset, cache)
+    try:
+        result = compare(args.candidate, args.baseline, args.dataset, cache)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"compare_models: error: {e}")
     sys.stdout.write(report(result, args.candidate, args.baseline) + "\n")
 
 

@@ -74,3 +74,13 @@ def test_formats_pillow_cannot_write_are_refused_with_a_list_that_works(name):
 def test_decoded_images_saved_as_webp_keep_their_exact_pixels(tmp_path, rgb):
     save_image(rgb, tmp_path / "x.webp")
     assert np.array_equal(np.asarray(Image.open(tmp_path / "x.webp").convert("RGB")), np.asarray(rgb))
+
+
+def test_training_images_are_read_like_inputs_and_refusals_name_the_file(tmp_path, rgb):
+    from yotocodec.data import load_images
+
+    rgb.convert("L").convert("I;16").save(tmp_path / "g16.png")  # PIL would clip it to white
+    (tmp_path / "cut.png").write_bytes((tmp_path / "g16.png").read_bytes()[:60])
+    for name, match in (("g16.png", "g16.png: I;16 images"), ("cut.png", "cut.png: ")):
+        with pytest.raises(ValueError, match=match):
+            load_images([tmp_path / name], 16, progress=False)

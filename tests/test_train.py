@@ -106,6 +106,23 @@ def test_resumed_run_matches_an_uninterrupted_one_step_for_step(folder, tmp_path
         assert torch.equal(a, b), k
 
 
+def test_a_resumption_that_changes_the_schedule_says_so_and_the_checkpoint_records_it(folder, tmp_path, capsys):
+    assert Trainer(small_config(folder, tmp_path, 6), progress=False).run(until=3) is None
+    resumed = Trainer(small_config(folder, tmp_path, 6, lr=5e-4, threads=1), progress=False)
+    assert "resuming at step 3 with changed settings: --lr 0.001 -> 0.0005" in capsys.readouterr().err
+    resumed.run()
+    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ck["changes"] == [{"step": 3, "changed": {"lr": [1e-3, 5e-4]}}]  # threads: not a change of the run
+
+
+def test_resuming_with_other_loss_weights_is_refused(folder, tmp_path):
+    mix = dict(distortion="mse+ms-ssim")
+    assert Trainer(small_config(folder, tmp_path, 4, **mix), progress=False).run(until=2) is None
+    for change in ({"weights": "0.9,0.1"}, {"learn_weights": True}):
+        with pytest.raises(ValueError, match="start a new --out"):
+            Trainer(small_config(folder, tmp_path, 4, **mix, **change), progress=False)
+
+
 def test_sigterm_stops_after_the_current_step_with_a_checkpoint(folder, tmp_path):
     trainer = Trainer(small_config(folder, tmp_path, 10**6, ckpt_every=10**6), progress=False)
     threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
@@ -304,7 +321,9 @@ def test_torchrun_trains_two_ranks_from_the_command_line(folder, tmp_path):
 
 @pytest.mark.parametrize("change, match", [({"steps": 0}, "--steps"), ({"batch_size": 0}, "--batch-size"),
                                            ({"crop": 100}, "multiple of 64"), ({"lmbda_min": 0.0}, "--lmbda-min"),
-                                           ({"lr": -1.0}, "--lr"), ({"workers": -1}, "negative")])
+                                           ({"lr": -1.0}, "--lr"), ({"workers": -1}, "negative"),
+                                           ({"distortion": "msssim"}, "--distortion"), ({"distortion": "mse+mse"}, "--distortion"),
+                                           ({"learn_weights": True}, "mix"), ({"weights": "0.7,0.3"}, "mix")])
 def test_settings_that_cannot_train_are_refused_before_any_work(change, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**change)

@@ -206,7 +206,8 @@ def _parser() -> argparse.ArgumentParser:
         kind = {"action": argparse.BooleanOptionalAction} if f.type == "bool" else {"type": type(f.default)}
         tr.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=f.default, help=f"default: {f.default}",
                         **kind)  # fmt: skip
-    tr.add_argument("--until", type=int, help="stop at this step (a resumable chunk of the run)")
+    tr.add_argument("--until", type=_checked(int, lambda v: v >= 1, "a step of 1 or more"),
+                    help="stop at this step (a resumable chunk of the run)")
     ex = sub.add_parser("export", help="write the inference model file of a training checkpoint")
     ex.add_argument("checkpoint")
     ex.add_argument("output")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from .conditioning import sample_lmbda
+from .files import read_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm"}
 
@@ -41,14 +41,14 @@ def split_holdout(files: list[Path], n: int) -> tuple[list[Path], list[Path]]:
     return [f for f in files if f not in held], [f for f in files if f in held]
 
 
-def load_images(files: list[Path], min_side: int, progress: bool = True) -> list[torch.Tensor]:
-    """Decode ``files`` to uint8 (3, H, W) tensors; each must be at least ``min_side`` px."""
+def load_images(files: list[Path], min_side: int, progress: bool = True, option: str = "--crop") -> list[torch.Tensor]:
+    """Decode ``files`` to uint8 (3, H, W) tensors as ``yoto encode`` reads its inputs (upright,
+    8-bit; alpha and 16-bit refused); each must be at least ``min_side`` px (``option``)."""
     images = []
     for f in tqdm(files, desc="loading images", disable=not progress, leave=False):
-        with Image.open(f) as im:
-            a = np.asarray(im.convert("RGB"))
+        a = np.asarray(read_image(f).convert("RGB"))
         if min(a.shape[:2]) < min_side:
-            raise ValueError(f"{f} is {a.shape[1]}x{a.shape[0]}, smaller than the {min_side}px crop")
+            raise ValueError(f"{f} is {a.shape[1]}x{a.shape[0]}, smaller than the {min_side}px crop ({option})")
         images.append(torch.from_numpy(a.copy()).permute(2, 0, 1))
     return images
 

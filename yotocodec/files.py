@@ -47,6 +47,10 @@ def read_image(path: str | Path) -> Image.Image:
             return rgb if source_mode(im) == "RGB" else im.convert("L")
     except (Image.UnidentifiedImageError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path}: not a readable image ({e})") from None
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError) as e:  # refused modes, truncated or damaged files
+        raise ValueError(f"{path}: {e}") from None
 
 
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:

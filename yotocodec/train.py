@@ -36,6 +36,7 @@ import json
 import math
 import os
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -51,7 +52,7 @@ from tqdm import tqdm
 
 from .conditioning import LMBDA_MAX, LMBDA_MIN
 from .data import StepBatches, center_crop, list_images, load_images, split_holdout, step_seed
-from .losses import rd_loss
+from .losses import DISTORTIONS, rd_loss
 from .lossweights import LossWeights
 from .metrics import mse_to_psnr
 from .model import ModelConfig, ScaleHyperprior, bf16_native, widen
@@ -97,7 +98,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot train, before any work (a one-line error each)."""
-        f = ScaleHyperprior.downsampling_factor
+        f, names = ScaleHyperprior.downsampling_factor, self.distortion.split("+")
         checks = (
             (self.steps >= 1, f"--steps must be 1 or more, got {self.steps}"),
             (self.batch_size >= 1, f"--batch-size must be 1 or more, got {self.batch_size}"),
@@ -109,11 +110,20 @@ class TrainConfig:
             (self.ckpt_every >= 1, f"--ckpt-every must be 1 or more, got {self.ckpt_every}"),
             (min(self.warmup, self.workers, self.threads, self.val_images) >= 0,
              "--warmup, --workers, --threads and --val-images cannot be negative"),
+            (set(names) <= set(DISTORTIONS) and len(set(names)) == len(names),
+             f"--distortion {self.distortion!r}: use one of {', '.join(DISTORTIONS)} or a mix like mse+ms-ssim"),
+            (len(names) > 1 or not (self.learn_weights or self.weights),
+             "--learn-weights and --weights weigh a mix of distortions: give one, e.g. --distortion mse+ms-ssim"),
         )  # fmt: skip
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
 
+
+RUN_DEFINING = ("N", "M", "lmbda_min", "lmbda_max", "distortion", "freeze", "learn_weights", "weights")
+"""Settings a resumed run must keep: they shape the model, its optimizer state or its loss."""
+OPERATIONAL = ("out", "threads", "workers", "device", "compile", "ckpt_every", "val_every", "budget")
+"""Settings a resumed run may change without comment: where and how fast it runs, how often it logs."""
 
 PARTS = ("g_a", "g_s", "h_a", "h_s", "entropy_bottleneck")
 """What ``--freeze`` and ``--reinit`` name: the four transforms and z's factorized prior."""
@@ -220,9 +230,11 @@ def _stop_requests():
             signal.signal(s, handler)
 
 
-def _ignore_sigint(_worker_id: int) -> None:
-    """Data workers leave Ctrl-C to the main process, which stops them cleanly."""
+def _leave_signals_to_main(_worker_id: int) -> None:
+    """Data workers leave Ctrl-C and SIGTERM (to the whole process group, as `timeout` and
+    schedulers send it) to the main process, which checkpoints and stops them cleanly."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class Trainer:
@@ -255,13 +267,14 @@ class Trainer:
         if cfg.compile:
             self.objective = compiled(self.objective)
         self.step = 0
+        self.changes: list[dict] = []
         self.sized = not cfg.budget
         self.out = Path(cfg.out)
         train_files, val_files = split_holdout(list_images(cfg.data), cfg.val_images)
         images = load_images(train_files, cfg.crop, self.progress)
         self.batches = StepBatches(images, cfg.crop, cfg.batch_size, (cfg.lmbda_min, cfg.lmbda_max),
                                    cfg.seed, self.rank)  # fmt: skip
-        self.val_images = [center_crop(im, cfg.val_crop) for im in load_images(val_files, cfg.val_crop, False)]
+        self.val_images = [center_crop(im, cfg.val_crop) for im in load_images(val_files, cfg.val_crop, False, "--val-crop")]
         self._resume()
 
     @property
@@ -273,10 +286,11 @@ class Trainer:
             self._initialise()
             return
         ck = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        saved = {k: ck["config"].get(k, getattr(TrainConfig, k)) for k in ("N", "M", "lmbda_min", "lmbda_max", "distortion", "freeze")}
+        saved = {k: ck["config"].get(k, getattr(TrainConfig, k)) for k in RUN_DEFINING}
         mine = {k: getattr(self.cfg, k) for k in saved}
         if saved != mine:
-            raise ValueError(f"checkpoint {self.checkpoint_path} was made with {saved}, not {mine}")
+            raise ValueError(f"checkpoint {self.checkpoint_path} was made with {saved}, not {mine}: "
+                             "start a new --out (--init takes an exported model)")  # fmt: skip
         load_weights(self.model, ck["model"])
         if self.weigh is not None:
             self.weigh.load_state_dict(ck["loss_weights"])
@@ -285,6 +299,19 @@ class Trainer:
         self.step = ck["step"]
         if self.cfg.budget and ck.get("sized"):
             self.cfg.steps, self.sized = ck["config"]["steps"], True
+        self.changes = ck.get("changes", []) + self._changed(ck)
+
+    def _changed(self, ck: dict) -> list[dict]:
+        """Settings this resumption changes (e.g. a new --lr), said on stderr and kept in the
+        checkpoint's ``changes``; what only affects speed or logging is not counted."""
+        old = ck["config"]
+        diff = {k: [old.get(k), v] for k, v in asdict(self.cfg).items() if k not in OPERATIONAL and old.get(k) != v}
+        if not diff:
+            return []
+        if self.rank == 0:
+            said = ", ".join(f"--{k.replace('_', '-')} {a} -> {b}" for k, (a, b) in diff.items())
+            print(f"resuming at step {ck['step']} with changed settings: {said}", file=sys.stderr)
+        return [{"step": ck["step"], "changed": diff}]
 
     def _initialise(self) -> None:
         """A new run with ``--init MODEL`` starts from that model file's weights (fine-tuning:
@@ -312,7 +339,7 @@ class Trainer:
             atomic_save(
                 {"model": self.model.state_dict(), "opt": self.opt.state_dict(),
                  "aux_opt": self.aux_opt.state_dict(), "step": self.step, "config": asdict(self.cfg), "sized": self.sized,
-                 "loss_weights": self.weigh.state_dict() if self.weigh is not None else {}},
+                 "loss_weights": self.weigh.state_dict() if self.weigh is not None else {}, "changes": self.changes},
                 self.checkpoint_path,
             )  # fmt: skip
 
@@ -390,7 +417,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         loader = torch.utils.data.DataLoader(
             self.batches, batch_size=None, sampler=range(self.step, min(until, cfg.steps)), num_workers=cfg.workers,
-            pin_memory=self.device.type == "cuda", worker_init_fn=_ignore_sigint)  # fmt: skip
+            pin_memory=self.device.type == "cuda", worker_init_fn=_leave_signals_to_main)  # fmt: skip
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, desc="train",
                    unit="step", dynamic_ncols=True)  # fmt: skip
         start, t0, t_probe, px = self.step, time.perf_counter(), 0.0, 0
