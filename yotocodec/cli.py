@@ -177,10 +177,13 @@ def _parser() -> argparse.ArgumentParser:
     how = enc.add_mutually_exclusive_group(required=True)
     how.add_argument("--lmbda", "-l", type=float,
                      help=f"rate–distortion trade-off λ in [{LMBDA_MIN:g}, {LMBDA_MAX:g}]; larger is better quality")
-    how.add_argument("--quality", "-q", type=_checked(float, lambda v: 1 <= v <= 100, "a quality in 1..100"), help="1..100, mapped log-linearly onto the λ range")
-    how.add_argument("--size", type=_checked(_size, bool, "a size of 1 byte or more, like 40KB, 1.5MiB or 20000"), help="target file size, at or below (e.g. 40KB, 1.5MiB, 20000)")
-    how.add_argument("--bpp", type=_checked(float, lambda v: v > 0 and math.isfinite(v), "a positive number"), help="target bits per pixel, at or below")
-    how.add_argument("--psnr", type=_checked(float, lambda v: v > 0 and math.isfinite(v), "a positive number"), help="target PSNR in dB, at or above")
+    positive = _checked(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
+    how.add_argument("--quality", "-q", type=_checked(float, lambda v: 1 <= v <= 100, "a quality in 1..100"),
+                     help="1..100, mapped log-linearly onto the λ range")
+    how.add_argument("--size", type=_checked(_size, bool, "a size of 1 byte or more, like 40KB, 1.5MiB or 20000"),
+                     help="target file size, at or below (e.g. 40KB, 1.5MiB, 20000)")
+    how.add_argument("--bpp", type=positive, help="target bits per pixel, at or below")
+    how.add_argument("--psnr", type=positive, help="target PSNR in dB, at or above")
     enc.add_argument("--strict", action="store_true", help="fail (exit 1) when a target is out of reach")
     enc.add_argument("--refine", type=_checked(int, lambda v: v >= 0, "0 or more steps"), default=0, metavar="STEPS",
                      help="optimise the latents for this image over STEPS steps: smaller files at the same "
@@ -193,7 +196,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="INPUT OUTPUT ('-' = stdin/stdout), or with --out-dir any number of inputs: "
                             "files, directories, globs")
         s.add_argument("--out-dir", "-o", help="write each input's output here (batch mode)")
-        s.add_argument("--jobs", "-j", type=_checked(int, lambda v: v >= 1, "1 or more"), default=1, help="worker processes in batch mode (default: 1)")
+        s.add_argument("--jobs", "-j", type=_checked(int, lambda v: v >= 1, "1 or more"), default=1,
+                       help="worker processes in batch mode (default: 1)")
         s.add_argument("--overwrite", action="store_true", help="batch mode: replace outputs that already exist")
         s.add_argument("--model", help="model file (default: the shipped model)")
     info = sub.add_parser("info", help="print a .yoto file's header")
