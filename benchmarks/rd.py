@@ -40,6 +40,7 @@ from yotocodec.bitstream import VERSION
 from yotocodec.conditioning import LMBDA_MAX, LMBDA_MIN
 from yotocodec.data import list_images
 from yotocodec.files import read_image
+from yotocodec.losses import ms_ssim_per_sample
 from yotocodec.metrics import psnr
 from yotocodec.modelfile import model_id
 
@@ -124,11 +125,10 @@ def yotocodec_codec(model_path: str | None, steps: int = 0) -> Codec:
 
 
 def ms_ssim(a: Image.Image, b: Image.Image) -> float:
-    """MS-SSIM on RGB in [0, 1] (pytorch_msssim, as CompressAI reports it)."""
-    from pytorch_msssim import ms_ssim as _ms_ssim
-
+    """MS-SSIM on RGB in [0, 1] (pytorch_msssim, as CompressAI reports it; images of 160 px
+    or less per side get a narrower window, as in training)."""
     t = lambda im: torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)[None]  # noqa: E731
-    return float(_ms_ssim(t(a), t(b), data_range=1.0))
+    return float(ms_ssim_per_sample(t(b), t(a))[0])
 
 
 def measure(c: Codec, image: Image.Image, param) -> dict:

@@ -329,6 +329,12 @@ def test_settings_that_cannot_train_are_refused_before_any_work(change, match):
         TrainConfig(**change)
 
 
+def test_a_checkpoint_given_where_a_model_file_goes_points_to_export(folder, tmp_path):
+    assert Trainer(small_config(folder, tmp_path, 4), progress=False).run(until=2) is None
+    with pytest.raises(ValueError, match="but a training checkpoint: `yoto export`"):
+        load_model(tmp_path / "checkpoint.pt")
+
+
 def test_export_of_a_file_that_is_not_a_checkpoint_says_so(tmp_path, tiny_model_path):
     (tmp_path / "x.png").write_bytes(b"\x89PNG not a checkpoint")
     for path in (tmp_path / "x.png", tiny_model_path):  # garbage, and a model file (already exported)

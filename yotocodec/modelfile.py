@@ -67,7 +67,9 @@ def read_dict(path: str | Path, kind: str, keys: tuple[str, ...]) -> dict:
     except Exception as e:  # torch raises many types, with pages of text, for another file
         raise ValueError(f"{path} is not a yotocodec {kind} (unreadable: {type(e).__name__})") from None
     if not isinstance(blob, dict) or not set(keys) <= blob.keys():
-        raise ValueError(f"{path} is not a yotocodec {kind}")
+        checkpoint = isinstance(blob, dict) and "opt" in blob
+        raise ValueError(f"{path} is not a yotocodec {kind}"
+                         + (" but a training checkpoint: `yoto export` writes its model file" if checkpoint else ""))
     return blob
 
 
