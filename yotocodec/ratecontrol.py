@@ -38,9 +38,9 @@ from .refine import refine as refined
 
 KINDS = ("size", "bpp", "psnr")
 SETTINGS = ("lmbda", "quality", *KINDS)
+"""Ways to choose the rate, one at a time: λ itself, quality 1..100, or a target."""
 OPTIONS = ("strict", "refine", "model")
 """``encode``'s keyword arguments besides the one setting."""
-"""Ways to choose the rate, one at a time: λ itself, quality 1..100, or a target."""
 TOLERANCE = {"size": 0.02, "bpp": 0.02, "psnr": 0.1}
 """Relative for size and bpp (below the target), in dB for PSNR (above the target)."""
 MAX_PROBES = 10
