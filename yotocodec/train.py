@@ -286,10 +286,13 @@ class Trainer:
             self._initialise()
             return
         ck = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        saved = {k: ck["config"].get(k, getattr(TrainConfig, k)) for k in RUN_DEFINING}
-        mine = {k: getattr(self.cfg, k) for k in saved}
-        if saved != mine:
-            raise ValueError(f"checkpoint {self.checkpoint_path} was made with {saved}, not {mine}: "
+        if self.cfg.budget and ck.get("sized"):
+            self.cfg.steps, self.sized = ck["config"]["steps"], True
+        diff = self._changed(ck["config"])
+        defining = {k: ab for k, ab in diff.items() if k in RUN_DEFINING}
+        if defining:
+            raise ValueError(f"checkpoint {self.checkpoint_path} was made with "
+                             f"{', '.join(f'{k}={a!r}, not {b!r}' for k, (a, b) in defining.items())}: "
                              "start a new --out (--init takes an exported model)")  # fmt: skip
         load_weights(self.model, ck["model"])
         if self.weigh is not None:
@@ -297,21 +300,17 @@ class Trainer:
         self.opt.load_state_dict(ck["opt"])
         self.aux_opt.load_state_dict(ck["aux_opt"])
         self.step = ck["step"]
-        if self.cfg.budget and ck.get("sized"):
-            self.cfg.steps, self.sized = ck["config"]["steps"], True
-        self.changes = ck.get("changes", []) + self._changed(ck)
-
-    def _changed(self, ck: dict) -> list[dict]:
-        """Settings this resumption changes (e.g. a new --lr), said on stderr and kept in the
-        checkpoint's ``changes``; what only affects speed or logging is not counted."""
-        old = ck["config"]
-        diff = {k: [old.get(k), v] for k, v in asdict(self.cfg).items() if k not in OPERATIONAL and old.get(k) != v}
-        if not diff:
-            return []
-        if self.rank == 0:
+        self.changes = ck.get("changes", []) + ([{"step": self.step, "changed": diff}] if diff else [])
+        if diff and self.rank == 0:
             said = ", ".join(f"--{k.replace('_', '-')} {a} -> {b}" for k, (a, b) in diff.items())
-            print(f"resuming at step {ck['step']} with changed settings: {said}", file=sys.stderr)
-        return [{"step": ck["step"], "changed": diff}]
+            print(f"resuming at step {self.step} with changed settings: {said}", file=sys.stderr)
+
+    def _changed(self, saved: dict) -> dict[str, list]:
+        """{setting: [checkpoint's value, this run's]} for every setting this resumption
+        changes (a setting older checkpoints lack counts as its default), except those that
+        only affect speed or logging."""
+        return {k: [old, v] for k, v in asdict(self.cfg).items()
+                if k not in OPERATIONAL and (old := saved.get(k, getattr(TrainConfig, k))) != v}  # fmt: skip
 
     def _initialise(self) -> None:
         """A new run with ``--init MODEL`` starts from that model file's weights (fine-tuning:
