@@ -129,6 +129,16 @@ def test_folded_transforms_equal_the_film_conditioned_ones(tiny):
         assert torch.allclose(tf.h_s(z), tiny.h_s(z, t), atol=1e-4)
 
 
+def test_folded_g_s_passes_the_film_conditioned_gradient_to_its_input(tiny):
+    """Refinement differentiates the decoder's g_s with respect to y: its in-place GDN must
+    step aside for autograd."""
+    t = tiny.condition(torch.tensor([0.02]))
+    y = torch.randn(1, tiny.config.M, 4, 8, requires_grad=True)
+    (reference,) = torch.autograd.grad(tiny.g_s(y, t).square().sum(), [y])
+    (folded,) = torch.autograd.grad(inference.Transforms(tiny, t).g_s(y).square().sum(), [y])
+    assert torch.allclose(folded, reference, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("halo, close", [(inference.HALO, True), (0, False)])
 def test_tiled_transforms_match_whole_image_ones_given_the_halo(shipped, halo, close):
     image = np.asarray(Image.open(SAMPLE).convert("RGB").crop((0, 0, 384, 256)))

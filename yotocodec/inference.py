@@ -81,7 +81,8 @@ def _fold(layer: nn.Module, film: FiLM, t: Tensor) -> nn.Module:
 
 class FrozenGDN(nn.Module):
     """CompressAI's GDN/IGDN with γ, β reparametrised once and its elementwise steps in place
-    (on a CPU, allocating each large intermediate costs about as much as computing it)."""
+    (on a CPU, allocating each large intermediate costs about as much as computing it), except
+    when a gradient flows through it (``yotocodec.refine``): autograd keeps the intermediates."""
 
     def __init__(self, gdn: GDN):
         super().__init__()
@@ -91,6 +92,8 @@ class FrozenGDN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         norm = F.conv2d(x * x, self.gamma, self.beta)
+        if x.requires_grad:
+            return x * (norm.sqrt() if self.inverse else norm.rsqrt())
         return (norm.sqrt_() if self.inverse else norm.rsqrt_()).mul_(x)
 
 

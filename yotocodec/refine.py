@@ -13,7 +13,10 @@ steps run under bf16 autocast where the CPU has native bf16 (1.8× faster per st
 
 Only the encoder changes: the decoder, the bitstream and the model are the same, and
 ``pack`` codes the refined y exactly as it codes g_a's. A step runs h_a, h_s and g_s forward
-and backward on the whole image; the random draws are seeded, so an encode is repeatable.
+and backward on the whole image, g_s in the decoder's form (``inference.fold``: FiLM folded
+into the convolutions, channels-last; faster than the training form, see
+``benchmarks/test_refine_speed.py``); the random
+draws are seeded, so an encode is repeatable.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from . import inference
 from .codec import Analysis, to_tensor
 from .losses import bits_per_pixel
 from .model import bf16_native
@@ -63,11 +67,13 @@ def refine(analysis: Analysis, image: Image.Image | np.ndarray, steps: int, lr: 
         raise ValueError(f"refining a {analysis.width}×{analysis.height} image needs too much memory "
                          f"(at most {MAX_PIXELS / 1e6:g} MP); encode it without refinement")  # fmt: skip
     model, t, lmbda = analysis.model, analysis.rate.t.clone(), analysis.rate.lmbda  # clone: out of inference mode
+    with torch.no_grad():
+        g_s = inference.fold(model.g_s, t)
     x = to_tensor(image)
     height, width = x.shape[2:]
 
     def loss(y_in: Tensor, likelihoods: dict[str, Tensor]) -> Tensor:
-        mse = torch.mean((model.g_s(y_in, t)[:, :, :height, :width] - x) ** 2)
+        mse = torch.mean((g_s(y_in)[:, :, :height, :width] - x) ** 2)
         return lmbda * 255.0**2 * mse + bits_per_pixel(likelihoods, height * width)[0]
 
     fast = bf16_native(torch.device("cpu"))
