@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import http.client
 import shutil
 import sys
 import urllib.request
@@ -14,43 +15,45 @@ from pathlib import Path
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
+TIMEOUT = 60
+"""Seconds a connection may stay silent before its download fails."""
+
+
+class DownloadError(Exception):
+    """A download that failed (no partial file is left); ``main`` adds the way out."""
 
 
 def download(url: str, target: Path) -> None:
-    """Fetch url into target (via target.part), with a progress line; exit with advice on failure."""
+    """Fetch url into target (via target.part, renamed only when complete), with a progress line."""
     part = target.with_name(target.name + ".part")
-
-    def progress(blocks: int, block_size: int, total: int) -> None:
-        done = blocks * block_size if total <= 0 else min(blocks * block_size, total)
-        of = f" / {total / 1e6:.1f}" if total > 0 else ""
-        print(f"\r{target.name}: {done / 1e6:.1f}{of} MB", end="", flush=True)
-
     try:
-        urllib.request.urlretrieve(url, part, progress)
-    except OSError as e:  # URLError, HTTPError and ContentTooShortError are OSErrors
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response, open(part, "wb") as f:
+            total, done = int(response.headers.get("Content-Length") or 0), 0
+            while chunk := response.read(1 << 20):
+                done += f.write(chunk)
+                print(f"\r{target.name}: {done / 1e6:.1f}" + (f" / {total / 1e6:.1f}" if total else "") + " MB",
+                      end="", flush=True)  # fmt: skip
+        print()
+        if done < total:
+            raise DownloadError(f"{url}: the connection closed after {done} of {total} bytes")
+        part.replace(target)
+    except (OSError, http.client.HTTPException) as e:  # URLError, HTTPError, timeouts; IncompleteRead
+        raise DownloadError(f"{url}: {e}") from e
+    finally:
         part.unlink(missing_ok=True)
-        raise SystemExit(
-            f"\ndownload failed: {url}: {e}\nDownload it yourself (browser, curl), put the images "
-            f"flat in {target.parent} and run: python {sys.argv[0]} --verify {target.parent}"
-        ) from e
-    print()
-    part.replace(target)
 
 
 def extract(archive: Path, dest: Path, pattern: str) -> list[Path]:
     """Extract the zip members whose path matches pattern (fnmatch), flat into dest."""
     out = []
-    try:
-        with zipfile.ZipFile(archive) as z:
-            for info in z.infolist():
-                name = Path(info.filename).name
-                if info.is_dir() or name.startswith(".") or not fnmatchcase(info.filename, pattern):
-                    continue
-                with z.open(info) as src, open(dest / name, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                out.append(dest / name)
-    except zipfile.BadZipFile as e:
-        raise SystemExit(f"{archive} is not a zip archive (a web page instead?): {e}") from e
+    with zipfile.ZipFile(archive) as z:
+        for info in z.infolist():
+            name = Path(info.filename).name
+            if info.is_dir() or name.startswith(".") or not fnmatchcase(info.filename, pattern):
+                continue
+            with z.open(info) as src, open(dest / name, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            out.append(dest / name)
     return out
 
 
@@ -88,7 +91,11 @@ class Dataset:
         archive = dest / ".download.zip"
         if not archive.is_file():
             download(self.url, archive)
-        n = len(extract(archive, dest, self.pattern))
+        try:
+            n = len(extract(archive, dest, self.pattern))
+        except zipfile.BadZipFile as e:
+            archive.unlink()
+            raise DownloadError(f"{self.url} gave no zip archive (a web page instead?; removed it): {e}") from e
         print(f"extracted {n} images into {dest}" + ("" if n == self.count else f"; kept {archive}"))
         if n == self.count:
             archive.unlink()
@@ -98,7 +105,8 @@ class Dataset:
 
 
 def main(doc: str, sets: dict[str, Dataset], argv: list[str] | None = None) -> int:
-    """CLI `[DEST] [--verify] [--set NAME]`: fetch unless --verify, check, print one line; exit status."""
+    """CLI `[DEST] [--verify] [--set NAME]`: fetch unless --verify, check, print one line; exit status
+    (a failed download: 1, with what to do on stderr)."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dest", nargs="?", type=Path, help="destination folder (default: see above)")
     p.add_argument("--verify", action="store_true", help="only verify DEST (offline), download nothing")
@@ -110,7 +118,13 @@ def main(doc: str, sets: dict[str, Dataset], argv: list[str] | None = None) -> i
     dest = args.dest or ds.dest
     if not args.verify:
         dest.mkdir(parents=True, exist_ok=True)
-        ds.fetch(dest)
+        try:
+            ds.fetch(dest)
+        except DownloadError as e:
+            again = " ".join([sys.argv[0], *(["--set", args.set] if len(names) > 1 else []), "--verify", str(dest)])
+            print(f"download failed: {e}\nDownload it yourself (browser, curl), put the images flat in {dest} "
+                  f"and run: python {again}", file=sys.stderr)  # fmt: skip
+            return 1
     problems = ds.check(dest) if dest.is_dir() else ["no such folder"]
     print(f"{dest}: " + (f"{ds.what} verified" if not problems else "FAILED: " + "; ".join(problems)))
     return 1 if problems else 0

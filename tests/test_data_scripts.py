@@ -3,6 +3,8 @@ errors; train_crops.py."""
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import io
 import subprocess
 import sys
@@ -111,16 +113,37 @@ def test_clic_pattern_flattens_the_valid_folder(tmp_path):
     assert [p.name for p in got] == ["a.png"]
 
 
-def test_fetch_downloads_extracts_verifies_and_cleans_up(tmp_path, monkeypatch, capsys):
-    archive = tecnick_zip(tmp_path / "t.zip")
+class Response(io.BytesIO):
+    """What ``urlopen`` returns: a readable body with headers; ``fail`` raises after the body."""
+
+    def __init__(self, body: bytes, length: int | None = None, fail: Exception | None = None):
+        super().__init__(body)
+        self.headers = {"Content-Length": str(len(body) if length is None else length)}
+        self.fail = fail
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = super().read(n)
+        if not chunk and self.fail:
+            raise self.fail
+        return chunk
+
+
+def serve(monkeypatch, respond) -> list[str]:
+    """Replace the network: ``urlopen(url)`` returns ``respond(url)``; the URLs asked for."""
     seen = []
 
-    def fake_urlretrieve(url, filename, hook):
+    def urlopen(url, timeout):
+        assert timeout == _fetch.TIMEOUT  # a stalled connection fails instead of hanging
         seen.append(url)
-        hook(1, archive.stat().st_size, archive.stat().st_size)
-        Path(filename).write_bytes(archive.read_bytes())
+        return respond(url)
 
-    monkeypatch.setattr(urllib.request, "urlretrieve", fake_urlretrieve)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    return seen
+
+
+def test_fetch_downloads_extracts_verifies_and_cleans_up(tmp_path, monkeypatch, capsys):
+    archive = tecnick_zip(tmp_path / "t.zip")
+    seen = serve(monkeypatch, lambda url: Response(archive.read_bytes()))
     dest = tmp_path / "dest"
     assert _fetch.main("doc", {"x": TINY}, [str(dest)]) == 0
     assert seen == [download_tecnick.TECNICK.url]
@@ -128,22 +151,47 @@ def test_fetch_downloads_extracts_verifies_and_cleans_up(tmp_path, monkeypatch, 
     assert "verified" in capsys.readouterr().out
 
 
-def test_network_failure_names_the_url_and_the_way_out(tmp_path, monkeypatch):
-    def offline(url, filename, hook):
-        raise urllib.error.URLError("no network")
-
-    monkeypatch.setattr(urllib.request, "urlretrieve", offline)
-    with pytest.raises(SystemExit) as e:
-        _fetch.main("doc", download_clic.SETS, [str(tmp_path)])
-    msg = str(e.value)
-    assert download_clic.SETS["professional"].url in msg and "--verify" in msg and str(tmp_path) in msg
-    assert list(tmp_path.iterdir()) == []  # no partial download left behind
+def offline(url):
+    raise urllib.error.URLError("no network")
 
 
-def test_a_web_page_instead_of_the_zip_is_reported(tmp_path, monkeypatch):
-    monkeypatch.setattr(urllib.request, "urlretrieve", lambda url, f, hook: Path(f).write_text("<html>"))
-    with pytest.raises(SystemExit, match="not a zip archive"):
-        _fetch.main("doc", {"x": TINY}, [str(tmp_path)])
+@pytest.mark.parametrize(
+    "respond, why",
+    [
+        (offline, "no network"),
+        (lambda url: Response(b"PK" * 10, length=100), "after 20 of 100 bytes"),
+        (lambda url: Response(b"PK" * 10, fail=http.client.IncompleteRead(b"PK")), "IncompleteRead"),
+        (lambda url: Response(b"PK" * 10, fail=TimeoutError("timed out")), "timed out"),
+    ],
+    ids=["offline", "short", "cut-chunked", "stalled"],
+)
+def test_a_failed_download_names_the_url_and_the_way_out_and_leaves_nothing(tmp_path, monkeypatch, capsys, respond, why):
+    serve(monkeypatch, respond)
+    assert _fetch.main("doc", download_clic.SETS, ["--set", "mobile", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert download_clic.SETS["mobile"].url in err and why in err
+    assert f"--set mobile --verify {tmp_path}" in err  # the advice checks the set that was asked for
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_web_page_instead_of_the_zip_is_reported_and_removed(tmp_path, monkeypatch, capsys):
+    seen = serve(monkeypatch, lambda url: Response(b"<html>"))
+    for _ in range(2):  # the second run downloads again instead of reusing the page
+        assert _fetch.main("doc", {"x": TINY}, [str(tmp_path)]) == 1
+        assert "no zip archive" in capsys.readouterr().err
+        assert list(tmp_path.iterdir()) == []
+    assert len(seen) == 2
+
+
+def test_kodak_downloads_the_missing_and_the_mismatching_images_only(tmp_path, monkeypatch):
+    good, bad = b"image one", b"image two"
+    sums = {name: hashlib.sha256(body).hexdigest() for name, body in [("a.png", good), ("b.png", bad), ("c.png", b"3")]}
+    monkeypatch.setattr(download_kodak, "checksums", lambda: sums)
+    (tmp_path / "a.png").write_bytes(good)
+    (tmp_path / "b.png").write_bytes(b"<html>")
+    seen = serve(monkeypatch, lambda url: Response(b"x"))
+    download_kodak.KODAK.fetch(tmp_path)
+    assert seen == [download_kodak.BASE_URL + "b.png", download_kodak.BASE_URL + "c.png"]
 
 
 def test_scripts_verify_entry_points(tmp_path):
@@ -161,7 +209,7 @@ def test_kodak_verify_rejects_a_wrong_copy(tmp_path, capsys):
     folder = pngs(tmp_path / "k", 1)
     (folder / "img000.png").rename(folder / "kodim01.png")
     assert _fetch.main("doc", {"kodak": download_kodak.KODAK}, ["--verify", str(folder)]) == 1
-    assert "24 bad: kodim01.png" in capsys.readouterr().out
+    assert "24 missing or not matching kodak.sha256: kodim01.png" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(not KODAK.is_dir(), reason=f"{KODAK} not present")
