@@ -106,6 +106,24 @@ def test_decode_to_stdout_takes_any_writable_format_and_refuses_others_before_de
     assert r.returncode == 1 and r.stderr.startswith("yoto: error: unknown image format 'psd'") and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("output, options, message", [
+    ("x.psd", [], "unknown image format '.psd'"),
+    ("x", [], "no suffix to tell the image format"),
+    ("x.png", ["--format", "webp"], "x.png names PNG but --format says webp"),
+])  # fmt: skip
+def test_decode_refuses_an_unwritable_or_contradicted_output_format_before_decoding(tmp_path, capsys, output, options, message):
+    broken = tmp_path / "broken.yoto"
+    broken.write_bytes(b"not even a .yoto file")  # decoding it would fail with another message
+    assert cli.main(["decode", str(broken), str(tmp_path / output), *options]) == 1
+    assert message in capsys.readouterr().err and not (tmp_path / output).exists()
+
+
+def test_decode_writes_the_format_its_output_names(encoded, tiny_model_path):
+    out = encoded / "named.webp"
+    assert cli.main(["decode", str(encoded / "in.yoto"), str(out), "--format", "WEBP", "--model", str(tiny_model_path)]) == 0
+    assert Image.open(out).format == "WEBP"
+
+
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
     d = tmp_path_factory.mktemp("targets")

@@ -120,20 +120,37 @@ def _achieved(kind: str, r) -> str:
         "" if r.reached else ", not reached")
 
 
+def _output_format(output: str, named: str | None) -> str:
+    """Pillow format ``yoto decode`` writes: ``--format`` (default png) to stdout, else the one
+    OUTPUT's suffix names (a ``--format`` naming another is refused)."""
+    from . import files
+
+    if output == "-":
+        return files.image_format(named or "png")
+    suffix = Path(output).suffix
+    if not suffix:
+        raise ValueError(f"{output} has no suffix to tell the image format: name it e.g. {output}.png")
+    fmt = files.image_format(suffix)
+    if named and files.image_format(named) != fmt:
+        raise ValueError(f"{output} names {fmt} but --format says {named}: give one of them")
+    return fmt
+
+
 def _decode(args: argparse.Namespace) -> int:
     from . import codec, files
 
-    fmt = files.image_format(args.format)  # checked before any decoding
     if args.out_dir:
-        return _batch(args, "." + args.format.lower().lstrip("."), {})
+        files.image_format(args.format or "png")  # checked before any decoding
+        return _batch(args, "." + (args.format or "png").lower().lstrip("."), {})
     source, output = _single(args)
+    fmt = _output_format(output, args.format)
     data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     image = codec.decode(data, model=codec.load(args.model))
     if output == "-":
         files.write_image(image, sys.stdout.buffer, fmt)
         sys.stdout.flush()
     else:
-        files.save_image(image, output)
+        files.atomic_write(output, lambda tmp: files.write_image(image, tmp, fmt))
     _report(output, f"{output}: {image.width}x{image.height} {image.mode}")
     return 0
 
@@ -190,7 +207,8 @@ def _parser() -> argparse.ArgumentParser:
                           "quality, the decoder unchanged; ~1.5 s per step per megapixel on one core with "
                           "the shipped model, for each λ a --size/--bpp/--psnr target tries (default: 0)")
     dec = sub.add_parser("decode", help="decompress .yoto files to images")
-    dec.add_argument("--format", default="png", help="image format for --out-dir and for '-' (default: png)")
+    dec.add_argument("--format", help="image format for --out-dir and for '-' (default: png; a named OUTPUT's "
+                                      "suffix gives its format)")
     for s in (enc, dec):
         s.add_argument("paths", nargs="+", metavar="PATH",
                        help="INPUT OUTPUT ('-' = stdin/stdout), or with --out-dir any number of inputs: "
