@@ -321,7 +321,7 @@ def test_torchrun_trains_two_ranks_from_the_command_line(folder, tmp_path):
 
 @pytest.mark.parametrize("change, match", [({"steps": 0}, "--steps"), ({"batch_size": 0}, "--batch-size"),
                                            ({"crop": 100}, "multiple of 64"), ({"lmbda_min": 0.0}, "--lmbda-min"),
-                                           ({"lr": -1.0}, "--lr"), ({"workers": -1}, "negative"),
+                                           ({"lr": -1.0}, "--lr"), ({"workers": -1}, "negative"), ({"budget": -5.0}, "--budget"),
                                            ({"distortion": "msssim"}, "--distortion"), ({"distortion": "mse+mse"}, "--distortion"),
                                            ({"learn_weights": True}, "mix"), ({"weights": "0.7,0.3"}, "mix")])
 def test_settings_that_cannot_train_are_refused_before_any_work(change, match):
