@@ -38,6 +38,21 @@ def test_encode_decode_info_round_trip(encoded, tiny_model_path):
     assert info.returncode == 0 and "λ      0.02" in info.stdout and "90x70" in info.stdout
 
 
+def test_info_reads_stdin_and_a_reader_that_stops_early_is_no_error(encoded):
+    data = (encoded / "in.yoto").read_bytes()
+    r = subprocess.run([sys.executable, "-m", "yotocodec.cli", "info", "-"], input=data, capture_output=True, timeout=300)
+    assert r.returncode == 0 and b"90x70" in r.stdout
+    cmd = f"{sys.executable} -m yotocodec.cli info - < {encoded / 'in.yoto'} | true"  # a reader gone before output
+    r = subprocess.run(["bash", "-c", f"{cmd}; exit ${{PIPESTATUS[0]}}"], capture_output=True, text=True, timeout=300)
+    assert (r.returncode, r.stderr) == (141, "")  # as a shell tool killed by SIGPIPE
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("yoto (yotocodec) 0.")
+
+
 def test_decoding_is_identical_in_another_process_with_other_thread_counts(encoded, tiny_model_path):
     outputs = []
     for threads in (1, 2):

@@ -1,7 +1,8 @@
 """``yoto``: train, encode, decode and inspect from the command line.
 
 Exit codes: 0 success, 1 codec or input error (message on stderr), 2 usage error,
-128 + signal number when training was stopped by SIGTERM/SIGINT (checkpoint written).
+128 + signal number when training was stopped by SIGTERM/SIGINT (checkpoint written), 141
+(128 + SIGPIPE, silently) when the reader of stdout closed it early.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import fields
@@ -57,6 +60,11 @@ def _report(output: str, text: str) -> None:
     print(text, file=sys.stderr if output == "-" else sys.stdout)
 
 
+def _read(path: str) -> bytes:
+    """The bytes of a file, or of stdin for '-'."""
+    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+
+
 def _single(args: argparse.Namespace) -> tuple[str, str]:
     """INPUT and OUTPUT of a one-file run; an OUTPUT that is INPUT itself is refused."""
     source, output = args.paths
@@ -75,7 +83,7 @@ def _encode(args: argparse.Namespace) -> int:
         return _batch(args, ".yoto", {kind: value, "strict": args.strict, "refine": args.refine})
     source, output = _single(args)
     model = codec.load(args.model)
-    image = files.read_image(io.BytesIO(sys.stdin.buffer.read()) if source == "-" else source)
+    image = files.read_image(io.BytesIO(_read(source)) if source == "-" else source)
     note = ""
     with tqdm(total=args.refine, desc="refine", unit="step", disable=not args.refine, file=sys.stderr) as bar:
         if kind in ("lmbda", "quality"):
@@ -144,7 +152,7 @@ def _decode(args: argparse.Namespace) -> int:
         return _batch(args, "." + (args.format or "png").lower().lstrip("."), {})
     source, output = _single(args)
     fmt = _output_format(output, args.format)
-    data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    data = _read(source)
     image = codec.decode(data, model=codec.load(args.model))
     if output == "-":
         files.write_image(image, sys.stdout.buffer, fmt)
@@ -158,7 +166,7 @@ def _decode(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> None:
     from .codec import inspect
 
-    i = inspect(Path(args.input).read_bytes())
+    i = inspect(_read(args.input))
     print(f"λ      {i.lmbda:.4g}\nsize   {i.width}x{i.height}\nbytes  {i.num_bytes}\n"
           f"bpp    {i.bpp:.4f}\nmodel  {i.model_id}\nformat version {i.version}")  # fmt: skip
 
@@ -187,7 +195,10 @@ def _size(text: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="yoto", description=__doc__.splitlines()[0])
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="yoto", description=__doc__.splitlines()[0].replace("``yoto``: ", "yoto: "))
+    p.add_argument("--version", action="version", version=f"yoto (yotocodec) {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     enc = sub.add_parser("encode", help="compress images (PNG, JPEG, WebP, TIFF, BMP) to .yoto files")
@@ -219,7 +230,7 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--overwrite", action="store_true", help="batch mode: replace outputs that already exist")
         s.add_argument("--model", help="model file (default: the shipped model)")
     info = sub.add_parser("info", help="print a .yoto file's header")
-    info.add_argument("input")
+    info.add_argument("input", help=".yoto file ('-' = stdin)")
 
     from .train import TrainConfig
 
@@ -231,8 +242,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--until", type=_checked(int, lambda v: v >= 1, "a step of 1 or more"),
                     help="stop at this step (a resumable chunk of the run)")
     ex = sub.add_parser("export", help="write the inference model file of a training checkpoint")
-    ex.add_argument("checkpoint")
-    ex.add_argument("output")
+    ex.add_argument("checkpoint", help="a training checkpoint (OUT/checkpoint.pt of yoto train)")
+    ex.add_argument("output", help="model file to write (for --model, or --init of a new run)")
     ex.add_argument("--half", action="store_true", help="store the weights as float16 (half the file)")
     return p
 
@@ -247,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return handler(args) or 0
+    except BrokenPipeError:  # the reader of stdout stopped early (`yoto info x.yoto | head -1`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit flush stays silent
+        return 128 + signal.SIGPIPE  # as a shell tool killed by SIGPIPE, without a message
     except (YotoError, ValueError, OSError) as e:
         print(f"yoto: error: {e}", file=sys.stderr)
         return 1
