@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from yotocodec.data import list_images  # noqa: E402
+from yotocodec.files import read_image  # noqa: E402
 
 
 def write_crops(src: Path, dest: Path, side: int, seed: int) -> tuple[int, int]:
@@ -27,8 +27,7 @@ def write_crops(src: Path, dest: Path, side: int, seed: int) -> tuple[int, int]:
     dest.mkdir(parents=True, exist_ok=True)
     files, total = list_images(src), 0
     for f in files:
-        with Image.open(f) as im:
-            im = im.convert("RGB")
+        im = read_image(f).convert("RGB")  # as `yoto train` reads it: upright; alpha, 16-bit refused
         w, h = im.size
         if min(w, h) < side:
             raise ValueError(f"{f} is {w}×{h}, smaller than --side {side}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "data"))
@@ -238,6 +238,22 @@ def test_train_crops_are_lossless_repeatable_crops_of_each_photo(tmp_path):
         photo = np.asarray(Image.open(src / f"{name}.png"))
         windows = np.lib.stride_tricks.sliding_window_view(photo, crop.shape)
         assert (windows == crop).all(axis=(-3, -2, -1)).any(), "the crop is not a window of its photo"
+
+
+def test_train_crops_reads_photos_as_training_does_upright_and_16_bit_refused(tmp_path):
+    src = noise_photos(tmp_path / "src", [(40, 30)])
+    photo = Image.open(src / "p0.png")
+    exif = photo.getexif()
+    exif[0x0112] = 6  # EXIF orientation: rotate 90° to show
+    photo.save(src / "p0.png", exif=exif)
+    train_crops.write_crops(src, tmp_path / "out", side=24, seed=0)
+    crop = np.asarray(Image.open(tmp_path / "out" / "p0.webp"))
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(src / "p0.png")))
+    assert upright.shape[:2] == (40, 30)
+    assert (np.lib.stride_tricks.sliding_window_view(upright, crop.shape) == crop).all(axis=(-3, -2, -1)).any()
+    Image.fromarray(np.zeros((30, 40), dtype=np.uint16)).save(src / "p1.png")
+    with pytest.raises(ValueError, match="p1.png"):
+        train_crops.write_crops(src, tmp_path / "out2", side=24, seed=0)
 
 
 def test_train_crops_refuses_a_photo_smaller_than_the_side(tmp_path):
