@@ -215,8 +215,9 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument("--strict", action="store_true", help="fail (exit 1) when a target is out of reach")
     enc.add_argument("--refine", type=_checked(int, lambda v: v >= 0, "0 or more steps"), default=0, metavar="STEPS",
                      help="optimise the latents for this image over STEPS steps: smaller files at the same "
-                          "quality, the decoder unchanged; ~1.5 s per step per megapixel on one core with "
-                          "the shipped model, for each λ a --size/--bpp/--psnr target tries (default: 0)")
+                          "quality, the decoder unchanged; ~3 (CPUs with bf16) to 8 s per step per megapixel on "
+                          "one core with the shipped model, for each λ a --size/--bpp/--psnr target tries "
+                          "(default: 0)")
     dec = sub.add_parser("decode", help="decompress .yoto files to images")
     dec.add_argument("--format", help="image format for --out-dir and for '-' (default: png; a named OUTPUT's "
                                       "suffix gives its format)")
