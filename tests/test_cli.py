@@ -210,3 +210,15 @@ def test_a_size_target_with_refine_refines_every_try_and_writes_a_file(encoded, 
         assert "3/3" in r.stderr and "each refined" in r.stdout + r.stderr
 
 
+
+
+def test_running_out_of_memory_is_one_line_and_no_output(encoded, tiny_model_path, monkeypatch, capsys):
+    from yotocodec import codec
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(codec, "decode", exhausted)
+    out = encoded / "oom.png"
+    assert cli.main(["decode", str(encoded / "in.yoto"), str(out), "--model", str(tiny_model_path)]) == 1
+    assert capsys.readouterr().err.startswith("yoto: error: out of memory") and not out.exists()

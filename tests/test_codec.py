@@ -1,6 +1,7 @@
 """encode/decode with a tiny model: exact round trip, any size, λ from the bytes, clear errors;
 the folded/sub-pixel inference transforms equal the conditioned ones."""
 
+import array
 import io
 import sys
 
@@ -107,6 +108,12 @@ def test_package_top_level_exposes_the_api(tiny, rng):
     assert isinstance(data, bytes)
     assert isinstance(yotocodec.decode(data, model=tiny), Image.Image)
     assert yotocodec.inspect(data).width == 24
+
+
+def test_inspect_counts_bytes_of_any_bytes_like_input(tiny):
+    data = yotocodec.encode(random_image(np.random.default_rng(3), 24, 40), lmbda=0.01, model=tiny)
+    words = memoryview(array.array("I", data))  # 4-byte items: len() would count a quarter
+    assert yotocodec.inspect(words).num_bytes == yotocodec.inspect(data).num_bytes == len(data)
 
 
 def test_subpixel_convolution_equals_the_transposed_one():

@@ -1,7 +1,8 @@
 """Hostile .yoto files: truncated, bit-flipped, spliced, random, and absurd headers with a
 valid checksum. Every one must end in ``BitstreamError`` (or, for a well-formed file whose
-payload was replaced, an image of the size its header states) — never another exception,
-within the time hypothesis allows per example.
+payload was replaced by streams that are exactly what their decoded symbols code to, an
+image of the size its header states) — never another exception, within the time
+hypothesis allows per example.
 
 CI runs 150 examples per strategy; ``YOTO_FUZZ_EXAMPLES=2000 .venv/bin/python -m pytest
 tests/test_fuzz.py`` runs the full fuzz (6 strategies × 2000 = 12,000 inputs).
@@ -10,6 +11,7 @@ tests/test_fuzz.py`` runs the full fuzz (6 strategies × 2000 = 12,000 inputs).
 import os
 import struct
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from yotocodec import codec
-from yotocodec.bitstream import _HEADER, MAX_PIXELS, MAX_SIDE, BitstreamError
+from yotocodec.bitstream import _HEADER, MAX_PIXELS, MAX_SIDE, BitstreamError, pack, parse
 
 from conftest import random_image, tiny_model
 
@@ -112,3 +114,39 @@ def test_corrupted_payloads_with_a_valid_checksum(model, files, which, bits):
     for b in bits:
         data[_HEADER.size + 4 + (b // 8) % payload] ^= 1 << (b % 8)
     check(reheader(bytes(data)), model)
+
+
+def restream(data: bytes, z: bytes | None = None, y: bytes | None = None, **header) -> bytes:
+    """``data`` with its streams (and header fields) replaced, as a well-formed file."""
+    bs = parse(data)
+    h = replace(bs.header, **header)
+    return pack(h.model_id, h.lmbda, h.height, h.width, h.y_range, bs.z_stream if z is None else z,
+                bs.y_stream if y is None else y, h.flags)  # fmt: skip
+
+
+@pytest.mark.parametrize("spoil, stream", [
+    (lambda d, bs: restream(d, z=b"", y=b""), "z"),  # 40 bytes claiming a whole image
+    (lambda d, bs: restream(d, y=bs.y_stream[:-4]), "y"),  # cut by a word, lengths fixed
+    (lambda d, bs: restream(d, y=bs.y_stream + b"\x12\x34\x56\x78"), "y"),  # padded
+    (lambda d, bs: restream(d, z=bs.y_stream, y=bs.z_stream), "z"),  # swapped
+    (lambda d, bs: restream(d, height=65, width=65), "z"),  # another latent grid's size
+])  # fmt: skip
+def test_streams_that_are_not_exactly_what_their_symbols_code_to_are_refused(model, files, spoil, stream):
+    data = files[1]
+    with pytest.raises(BitstreamError, match=f"the {stream} stream does not decode"):
+        codec.decode(spoil(data, parse(data)), model)
+
+
+def test_a_lmbda_off_the_grid_is_refused(model, files):
+    lmbda = parse(files[0]).header.lmbda
+    off = float(np.nextafter(np.float32(lmbda), np.float32(1)))
+    with pytest.raises(BitstreamError, match="not on the format's λ grid"):
+        codec.decode(reheader(files[0], lmbda=off), model)
+
+
+@pytest.mark.parametrize("fields, reason", [({"lmbda": float("nan")}, "invalid λ"), ({"lmbda": float("inf")}, "invalid λ"),
+                                            ({"lmbda": 0.0}, "invalid λ"), ({"lmbda": -0.01}, "invalid λ"),
+                                            ({"y_range": 0}, "latent range 0")])  # fmt: skip
+def test_headers_no_encoder_writes_are_refused_by_inspect_too(files, fields, reason):
+    with pytest.raises(BitstreamError, match=reason):
+        codec.inspect(reheader(files[0], **fields))

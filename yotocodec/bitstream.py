@@ -7,22 +7,33 @@ Layout, format version 3 (all integers little-endian)::
     4      1     format version (3)
     5      1     flags: bit 0 = grayscale source (decode to one channel); others 0
     6      8     model id: first 8 bytes of SHA-256 over the model's config and weights
-    14     4     λ, IEEE-754 float32: one of 2¹⁶ log-spaced values over the model's range
-    18     4     image height in pixels (uint32)
-    22     4     image width in pixels (uint32)
-    26     2     R: every y symbol lies in [-R, R] (uint16, at most 4096)
-    28     4     length of the z stream in bytes (uint32)
-    32     4     length of the y stream in bytes (uint32)
-    36     4     CRC-32 of bytes [0, 36) and of the payload
-    40     ...   payload: z stream, then y stream (constriction range-coder words, uint32 LE)
+                 (``modelfile.model_id``); a decoder with another model refuses the file
+    14     4     λ, IEEE-754 float32: grid value k of 2¹⁶ over the model's [λ_min, λ_max],
+                 float32(exp(log λ_min + k/65535·(log λ_max − log λ_min)))
+    18     4     image height in pixels (uint32, 1..65536)
+    22     4     image width in pixels (uint32, 1..65536; height × width at most 2²⁵)
+    26     2     R: every y symbol lies in [-R, R] (uint16, 1..4096)
+    28     4     length of the z stream in bytes (uint32, a multiple of 4)
+    32     4     length of the y stream in bytes (uint32, a multiple of 4)
+    36     4     CRC-32 (zlib's: ISO-HDLC, as in PNG) of bytes [0, 36) followed by the payload
+    40     ...   payload: z stream, then y stream (constriction range-coder words, uint32 LE);
+                 the file ends there (its length is exactly 40 + the two stream lengths)
 
-The z stream codes ẑ channel by channel with the model's integer CDF tables. The y stream
-codes ŷ with Gaussians N(0, σ²) quantized to the integers in [-R, R], tails folded into
+The latents of an H × W image (padded to multiples of 64) are ẑ, N × ⌈H/64⌉ × ⌈W/64⌉, and
+ŷ, M × 4⌈H/64⌉ × 4⌈W/64⌉. The z stream codes ẑ channel by channel, each with the model's
+integer CDF table (symbol = ẑ − median − offset, CompressAI's convention). The y stream
+codes ŷ + R with Gaussians N(0, σ²) quantized to the integers in [-R, R], tails folded into
 the end bins, whose σ come from a fixed scale table indexed by h_s(ẑ; λ); the elements
 are coded grouped by scale index (ascending; raster order of (C, H, W) within a group),
 one categorical model per group. The scale indexes are computed in exact integer
 arithmetic (``deterministic.py``) from ẑ and the grid index of λ, so every platform
 derives the same ones. Nothing but the header and these two streams is stored.
+
+``parse`` checks, in this order: magic, length, version, payload length, CRC, flags, sizes,
+R, stream lengths and λ (finite, positive). The decoder then checks the model id, that λ
+is in the model's range and on its grid, and that each stream is exactly what coding its
+decoded symbols gives (the coder is deterministic), so a stream cut short, padded or made
+up is refused rather than decoded into an image.
 
 History: version 1 coded y in raster order with one Gaussian model per element; version 2
 grouped y by scale index; version 3 snaps λ to the grid and computes the indexes with the
@@ -31,6 +42,7 @@ integer hyper-synthesis instead of float32.
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import zlib
@@ -84,8 +96,8 @@ def pack(model_id: bytes, lmbda: float, height: int, width: int, y_range: int,
     """Serialize one image's streams into a ``.yoto`` file."""
     if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
         raise ValueError(f"image size {width}x{height} is outside 1..{MAX_SIDE} per side or over {MAX_PIXELS} pixels")
-    if not 0 <= y_range <= MAX_Y_RANGE:
-        raise ValueError(f"latent range {y_range} is outside the format's 0..{MAX_Y_RANGE}")
+    if not 1 <= y_range <= MAX_Y_RANGE:
+        raise ValueError(f"latent range {y_range} is outside the format's 1..{MAX_Y_RANGE}")
     head = _HEADER.pack(MAGIC, VERSION, flags, model_id, lmbda, height, width, y_range,
                         len(z_stream), len(y_stream))  # fmt: skip
     payload = z_stream + y_stream
@@ -120,9 +132,11 @@ def parse(data: bytes | bytearray | memoryview) -> Bitstream:
         raise BitstreamError(f"unknown flags {flags:#x} in .yoto header")
     if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
         raise BitstreamError(f"implausible image size {width}x{height} in .yoto header")
-    if y_range > MAX_Y_RANGE:
+    if not 1 <= y_range <= MAX_Y_RANGE:
         raise BitstreamError(f"implausible latent range {y_range} in .yoto header")
     if z_len % 4 or y_len % 4:
         raise BitstreamError("corrupted .yoto file: stream lengths are not whole 32-bit words")
+    if not (math.isfinite(lmbda) and lmbda > 0):
+        raise BitstreamError(f"invalid λ {lmbda} in .yoto header")
     header = Header(version, model_id, lmbda, height, width, y_range, z_len, y_len, flags)
     return Bitstream(header, payload[:z_len], payload[z_len:])

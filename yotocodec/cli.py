@@ -265,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     except (YotoError, ValueError, OSError) as e:
         print(f"yoto: error: {e}", file=sys.stderr)
         return 1
+    except MemoryError as e:
+        print(f"yoto: error: out of memory ({e or 'no detail'}); try a smaller image or more memory", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("yoto: interrupted", file=sys.stderr)
         return 130

@@ -54,7 +54,7 @@ class StreamInfo:
 def inspect(data: bytes | bytearray | memoryview) -> StreamInfo:
     """Header facts of a ``.yoto`` file (checked, not decoded)."""
     h = parse(data).header
-    return StreamInfo(h.version, h.lmbda, h.width, h.height, len(data), h.model_id.hex(), _mode(h.flags))
+    return StreamInfo(h.version, h.lmbda, h.width, h.height, memoryview(data).nbytes, h.model_id.hex(), _mode(h.flags))
 
 
 def _mode(flags: int) -> str:
@@ -224,18 +224,27 @@ def decode(data: bytes | bytearray | memoryview, model: ScaleHyperprior | None =
         rate = _rate(h.lmbda, model)
     except ValueError as e:
         raise BitstreamError(f"invalid .yoto header: {e}") from None
+    if np.float32(h.lmbda) != np.float32(rate.lmbda):
+        raise BitstreamError(f"invalid .yoto header: λ={h.lmbda!r} is not on the format's λ grid")
     f = model.downsampling_factor
     zh, zw = -(-h.height // f), -(-h.width // f)
     tf = inference.Transforms(model, rate.t)
-    try:
-        z_symbols = entropy.decode_categorical(bs.z_stream, model.z_pmfs(), zh * zw)
-        z_hat = model.z_hat(torch.from_numpy(z_symbols).to(torch.int64).reshape(1, -1, zh, zw))
-        indexes = _hyper_synthesis(model, rate.k)(z_hat)
-        y_symbols = entropy.decode_gaussian(bs.y_stream, indexes.flatten().numpy(), model.scales(), h.y_range)
-    except (ValueError, RuntimeError, AssertionError) as e:
-        raise BitstreamError(f"corrupted .yoto payload: entropy decoding failed ({e})") from None
+    z_symbols = _entropy_decoded("z", entropy.decode_categorical, bs.z_stream, model.z_pmfs(), zh * zw)
+    z_hat = model.z_hat(torch.from_numpy(z_symbols).to(torch.int64).reshape(1, -1, zh, zw))
+    indexes = _hyper_synthesis(model, rate.k)(z_hat)
+    y_symbols = _entropy_decoded("y", entropy.decode_gaussian, bs.y_stream, indexes.flatten().numpy(),
+                                 model.scales(), h.y_range)  # fmt: skip
     y_hat = torch.from_numpy(y_symbols).float().reshape(indexes.shape)
     return _reconstruct(tf, y_hat, h.height, h.width, bool(h.flags & FLAG_GRAY))
+
+
+def _entropy_decoded(name: str, decode_stream, *args) -> np.ndarray:
+    """``decode_stream(*args)``, its failures (constriction's, or a stream that is not exactly
+    what its symbols code to) raised as ``BitstreamError``."""
+    try:
+        return decode_stream(*args)
+    except (ValueError, RuntimeError, AssertionError) as e:
+        raise BitstreamError(f"corrupted .yoto payload: the {name} stream does not decode ({e})") from None
 
 
 @torch.inference_mode()

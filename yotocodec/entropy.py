@@ -49,7 +49,11 @@ def normal_cdf(x: np.ndarray) -> np.ndarray:
     return np.where(x < 0, half_tail, 1.0 - half_tail)
 
 
-def _to_bytes(encoder) -> bytes:
+def _code(pairs) -> bytes:
+    """The range coder's words for (symbols, model) pairs, in order, as bytes."""
+    encoder = RangeEncoder()
+    for symbols, model in pairs:
+        encoder.encode(symbols, model)
     return encoder.get_compressed().astype("<u4").tobytes()
 
 
@@ -57,18 +61,27 @@ def _decoder(data: bytes):
     return RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
 
 
+def _exact(data: bytes, decoded) -> None:
+    """Refuse a stream that is not exactly what coding its decoded symbols gives: the coder
+    is deterministic, so every stream it wrote passes, and one cut short, padded, made up or
+    decoded under other models than it was coded with does not (the decoder would otherwise
+    read past its end or stop early without notice)."""
+    if _code(decoded) != data:
+        raise ValueError("it is not exactly what its decoded symbols code to: cut, padded, altered or foreign")
+
+
 def encode_categorical(symbols: np.ndarray, pmfs: list[np.ndarray]) -> bytes:
     """Code row ``c`` of ``symbols`` (C, n) with the categorical model ``pmfs[c]``."""
-    encoder = RangeEncoder()
-    for row, pmf in zip(symbols, pmfs):
-        encoder.encode(np.ascontiguousarray(row, dtype=np.int32), Categorical(pmf, perfect=False))
-    return _to_bytes(encoder)
+    return _code((np.ascontiguousarray(row, dtype=np.int32), Categorical(pmf, perfect=False))
+                 for row, pmf in zip(symbols, pmfs))  # fmt: skip
 
 
 def decode_categorical(data: bytes, pmfs: list[np.ndarray], n: int) -> np.ndarray:
-    """Inverse of ``encode_categorical``: returns (C, n) int32 symbols."""
-    decoder = _decoder(data)
-    rows = [decoder.decode(Categorical(pmf, perfect=False), n) for pmf in pmfs]
+    """Inverse of ``encode_categorical``: returns (C, n) int32 symbols; raises ``ValueError``
+    if ``data`` is not exactly such a stream."""
+    decoder, models = _decoder(data), [Categorical(pmf, perfect=False) for pmf in pmfs]
+    rows = [decoder.decode(model, n) for model in models]
+    _exact(data, zip(rows, models))
     return np.stack(rows).astype(np.int32)
 
 
@@ -96,15 +109,17 @@ def encode_gaussian(symbols: np.ndarray, indexes: np.ndarray, table: np.ndarray,
     group in ascending scale index: an order the decoder knows, and ~10× faster than
     building one Gaussian model per symbol.
     """
-    encoder = RangeEncoder()
-    for pmf, where in _groups(indexes, table, y_range):
-        encoder.encode((symbols[where] + y_range).astype(np.int32), Categorical(pmf, perfect=False))
-    return _to_bytes(encoder)
+    return _code(((symbols[where] + y_range).astype(np.int32), Categorical(pmf, perfect=False))
+                 for pmf, where in _groups(indexes, table, y_range))  # fmt: skip
 
 
 def decode_gaussian(data: bytes, indexes: np.ndarray, table: np.ndarray, y_range: int) -> np.ndarray:
-    """Inverse of ``encode_gaussian``; ``indexes`` and ``table`` must be the encoder's."""
-    decoder, out = _decoder(data), np.empty(len(indexes), dtype=np.int32)
+    """Inverse of ``encode_gaussian``; ``indexes`` and ``table`` must be the encoder's. Raises
+    ``ValueError`` if ``data`` is not exactly such a stream."""
+    decoder, out, decoded = _decoder(data), np.empty(len(indexes), dtype=np.int32), []
     for pmf, where in _groups(indexes, table, y_range):
-        out[where] = decoder.decode(Categorical(pmf, perfect=False), len(where))
+        model = Categorical(pmf, perfect=False)
+        decoded.append((decoder.decode(model, len(where)), model))
+        out[where] = decoded[-1][0]
+    _exact(data, decoded)
     return out - y_range
