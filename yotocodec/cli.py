@@ -167,7 +167,7 @@ def _info(args: argparse.Namespace) -> None:
     from .codec import inspect
 
     i = inspect(_read(args.input))
-    print(f"λ      {i.lmbda:.4g}\nsize   {i.width}x{i.height}\nbytes  {i.num_bytes}\n"
+    print(f"λ      {i.lmbda:.4g}\nsize   {i.width}x{i.height}\nmode   {i.mode}\nbytes  {i.num_bytes}\n"
           f"bpp    {i.bpp:.4f}\nmodel  {i.model_id}\nformat version {i.version}")  # fmt: skip
 
 
