@@ -95,8 +95,7 @@ def _encode(args: argparse.Namespace) -> int:
         tries = f"{r.probes} tries, {r.encodes} of them full encodes" + (", each refined" if args.refine else "")
         data, note = r.data, f" ({kind} target {value}: {_achieved(kind, r)} in {tries})"
         if not r.reached:
-            print(f"yoto: warning: {kind} target {value} is out of reach for this image; "
-                  f"closest: {_achieved(kind, r)} (use --strict to fail instead)", file=sys.stderr)  # fmt: skip
+            print(f"yoto: warning: {ratecontrol.missed(kind, value, r)} (use --strict to fail instead)", file=sys.stderr)
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
