@@ -341,3 +341,10 @@ def test_export_of_a_file_that_is_not_a_checkpoint_says_so(tmp_path, tiny_model_
         with pytest.raises(ValueError, match="not a yotocodec training checkpoint"):
             export_checkpoint(path, tmp_path / "m.pt")
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_rerunning_a_completed_run_says_so(folder, tmp_path, capsys):
+    args = ["train", "--data", str(folder), "--out", str(tmp_path), "--N", "8", "--M", "12", "--steps", "2",
+            "--crop", "64", "--batch-size", "2", "--val-images", "0", "--threads", "1", "--workers", "0", "--no-bf16"]  # fmt: skip
+    assert main(args) == 0 and "model written to" in capsys.readouterr().out
+    assert main(args) == 0 and "had already trained all 2 steps" in capsys.readouterr().out

@@ -25,9 +25,13 @@ def _train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     trainer = Trainer(cfg)
+    finished = trainer.step >= cfg.steps  # a re-run of a completed run: nothing to train
     path = trainer.run(until=args.until)
     if trainer.rank == 0:
-        print(f"model written to {path}" if path else f"stopped at step {trainer.step}; checkpoint in {cfg.out}")
+        if finished:
+            print(f"{cfg.out} had already trained all {cfg.steps} steps; model written again to {path}")
+        else:
+            print(f"model written to {path}" if path else f"stopped at step {trainer.step}; checkpoint in {cfg.out}")
     return 128 + trainer.stopped_by if trainer.stopped_by else 0
 
 
