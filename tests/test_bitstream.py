@@ -2,7 +2,7 @@
 
 import pytest
 
-from yotocodec.bitstream import HEADER_SIZE, BitstreamError, pack, parse
+from yotocodec.bitstream import HEADER_SIZE, MAX_PIXELS, MAX_SIDE, BitstreamError, pack, parse
 
 MODEL_ID = bytes(range(8))
 
@@ -65,3 +65,9 @@ def test_pack_refuses_sizes_the_format_cannot_hold():
         pack(MODEL_ID, 0.01, 0, 10, 1, b"", b"")
     with pytest.raises(ValueError):
         pack(MODEL_ID, 0.01, 10, 10, 1 << 16, b"", b"")
+
+
+def test_pack_refuses_an_area_over_max_pixels_though_each_side_fits():
+    assert 8192 <= MAX_SIDE and 8192 * 8192 > MAX_PIXELS
+    with pytest.raises(ValueError, match="over"):
+        pack(MODEL_ID, 0.01, 8192, 8192, 1, b"", b"")

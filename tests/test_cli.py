@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -210,6 +211,31 @@ def test_a_size_target_with_refine_refines_every_try_and_writes_a_file(encoded, 
         assert "3/3" in r.stderr and "each refined" in r.stdout + r.stderr
 
 
+def test_decode_writes_atomically_and_a_failed_write_leaves_no_output(tmp_path, tiny, tiny_model_path, monkeypatch):
+    from yotocodec import codec, files
+
+    (tmp_path / "in.yoto").write_bytes(codec.encode(random_image(np.random.default_rng(2), 24, 40), 0.02, tiny))
+
+    def failing(image, fp, fmt):
+        Path(fp).write_bytes(b"\x89PNG half an image")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files, "write_image", failing)
+    out = tmp_path / "out.png"
+    assert cli.main(["decode", str(tmp_path / "in.yoto"), str(out), "--model", str(tiny_model_path)]) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["in.yoto"]
+
+
+def test_batch_mode_exits_1_for_a_strict_target_out_of_reach_or_a_corrupt_input(tmp_path, tiny_model_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(random_image(np.random.default_rng(3), 24, 40)).save(src / "good.png")
+    model = ["--model", str(tiny_model_path)]
+    assert cli.main(["encode", str(src / "good.png"), "-o", str(tmp_path / "strict"), "--size", "10B", "--strict", *model]) == 1
+    assert "out of this model's reach" in capsys.readouterr().out and not (tmp_path / "strict" / "good.yoto").exists()
+    (src / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    assert cli.main(["encode", str(src), "-o", str(tmp_path / "mixed"), "-l", "0.02", *model]) == 1
+    assert "1 of 2 files" in capsys.readouterr().out and (tmp_path / "mixed" / "good.yoto").exists()
 
 
 def test_running_out_of_memory_is_one_line_and_no_output(encoded, tiny_model_path, monkeypatch, capsys):

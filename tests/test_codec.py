@@ -172,3 +172,9 @@ def test_tiled_passes_show_progress_on_a_terminal_and_single_tiles_stay_quiet(mo
         monkeypatch.setattr(sys, "stderr", _Terminal())
         inference.analysis(g_a, x, tile)
         assert ("analysis:   0%" in sys.stderr.getvalue() and "/6 [" in sys.stderr.getvalue()) == shown
+
+
+def test_padding_to_the_latent_grid_replicates_the_edge_pixels(tiny, rng):
+    image = random_image(rng, 45, 70)
+    edge = np.pad(image, ((0, 64 - 45), (0, 128 - 70), (0, 0)), mode="edge")
+    assert torch.equal(codec.analyse(image, 0.02, tiny).y, codec.analyse(edge, 0.02, tiny).y)

@@ -116,3 +116,11 @@ def test_lmbda_grid_round_trips_through_the_stored_float32():
     lo, hi = 1.2e-3, 0.26
     for k in (0, 1, 12345, deterministic.LEVELS - 1):
         assert deterministic.snap_lmbda(deterministic.grid_lmbda(k, lo, hi), lo, hi) == k
+
+
+def test_activations_too_large_for_exact_float64_arithmetic_are_refused(tiny):
+    hs = deterministic.IntegerHyperSynthesis(tiny, 1000)
+    z_hat = torch.zeros(1, tiny.config.N, 2, 2)
+    assert hs(z_hat).shape == (1, tiny.config.M, 8, 8)
+    with pytest.raises(ValueError, match="too large for exact arithmetic"):
+        hs(z_hat + 2.0**45)  # 2^57 once scaled to integer activations (×2^A_BITS)

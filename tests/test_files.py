@@ -1,11 +1,13 @@
 """Reading inputs: every common format, EXIF orientation, grayscale kept, alpha/16-bit/animations refused."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 import yotocodec
-from yotocodec.files import image_format, read_image, save_image
+from yotocodec.files import atomic_write, image_format, read_image, save_image
 
 from conftest import random_image
 
@@ -84,3 +86,16 @@ def test_training_images_are_read_like_inputs_and_refusals_name_the_file(tmp_pat
     for name, match in (("g16.png", "g16.png: I;16 images"), ("cut.png", "cut.png: ")):
         with pytest.raises(ValueError, match=match):
             load_images([tmp_path / name], 16, progress=False)
+
+
+def test_a_failed_atomic_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
+    def write(tmp):
+        Path(tmp).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    old = tmp_path / "old.bin"
+    old.write_bytes(b"old")
+    for path in (tmp_path / "new.bin", old):
+        with pytest.raises(OSError, match="disk full"):
+            atomic_write(path, write)
+    assert [p.name for p in tmp_path.iterdir()] == ["old.bin"] and old.read_bytes() == b"old"

@@ -150,3 +150,10 @@ def test_a_lmbda_off_the_grid_is_refused(model, files):
 def test_headers_no_encoder_writes_are_refused_by_inspect_too(files, fields, reason):
     with pytest.raises(BitstreamError, match=reason):
         codec.inspect(reheader(files[0], **fields))
+
+
+@pytest.mark.parametrize("fields, reason", [({"flags": 2}, "unknown flags 0x2"),
+                                            ({"height": 8192, "width": 8192}, "implausible image size 8192x8192")])  # fmt: skip
+def test_checksum_valid_headers_no_encoder_writes_are_refused_by_parse(files, fields, reason):
+    with pytest.raises(BitstreamError, match=reason):
+        parse(reheader(files[0], **fields))

@@ -1,5 +1,7 @@
 """Model files: safe loading, identity check, clear errors."""
 
+import os
+
 import pytest
 import torch
 
@@ -45,3 +47,29 @@ def test_half_model_file_is_smaller_and_loads_as_the_model_it_names(tmp_path):
     assert half.stat().st_size < 0.75 * full.stat().st_size
     for p, q in zip(model.parameters(), loaded.parameters()):
         assert q.dtype == torch.float32 and torch.equal(q, p.half().float())
+
+
+class _Payload:
+    """Unpickling this runs ``os.mkdir(marker)``: code in a file that claims to be a model."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def test_model_files_are_loaded_without_running_pickled_code(tmp_path):
+    marker = tmp_path / "ran"
+    torch.save({"format": "yotocodec-model", "payload": _Payload(marker)}, tmp_path / "m.pt")
+    with pytest.raises(ValueError) as refused:
+        load_model(tmp_path / "m.pt")
+    assert not marker.exists() and "not a yotocodec model file" in str(refused.value)
+
+
+def test_other_model_format_versions_are_refused(tmp_path):
+    save_model(tiny_model(), tmp_path / "m.pt")
+    blob = torch.load(tmp_path / "m.pt", weights_only=True)
+    torch.save(blob | {"version": 2}, tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="model format version 2, expected 1"):
+        load_model(tmp_path / "m.pt")

@@ -136,3 +136,11 @@ def test_a_probe_inside_a_close_bracket_blends_its_neighbours_instead_of_running
     assert ratecontrol._analysis(crop, -4.4, shipped, probes)[1]  # outside the bracket: g_a
     far = {-5.0: probes[-5.0], -5.0 + 1.5 * ratecontrol.MAX_BLEND: probes[-4.5]}
     assert ratecontrol._analysis(crop, -4.8, shipped, far)[1]  # a bracket too wide: g_a
+
+
+def test_sizes_and_bpp_are_within_tolerance_up_to_2_percent_below_and_psnr_up_to_a_tenth_of_a_db_above():
+    for kind in ("size", "bpp"):
+        assert ratecontrol._within(kind, 0.985 * 2000, 2000) and ratecontrol._within(kind, 2000, 2000)
+        assert not ratecontrol._within(kind, 0.97 * 2000, 2000) and not ratecontrol._within(kind, 2001, 2000)
+    assert ratecontrol._within("psnr", 33.09, 33.0) and ratecontrol._within("psnr", 33.0, 33.0)
+    assert not ratecontrol._within("psnr", 33.11, 33.0) and not ratecontrol._within("psnr", 32.99, 33.0)

@@ -18,9 +18,11 @@ from PIL import Image
 from yotocodec import codec
 from yotocodec.cli import main
 from yotocodec.conditioning import FiLM, normalize_log_lmbda, sample_lmbda
+from yotocodec.data import StepBatches
+from yotocodec.losses import rd_loss
 from yotocodec.model import ModelConfig, ScaleHyperprior, bf16_native, widen
 from yotocodec.modelfile import load_model, model_id, save_model
-from yotocodec.train import PARTS, PROBE, TrainConfig, Trainer, export_checkpoint, lr_at, validation_lmbdas
+from yotocodec.train import PARTS, PROBE, TrainConfig, Trainer, export_checkpoint, lr_at
 
 from conftest import random_image
 
@@ -32,6 +34,37 @@ def test_lmbda_is_log_uniform_over_the_range():
     t = (torch.log(lm) - math.log(1e-3)) / (math.log(1e-1) - math.log(1e-3))
     hist = torch.histc(t, bins=10, min=0, max=1) / len(t)
     assert torch.all((hist - 0.1).abs() < 0.01)
+
+
+def test_the_rd_loss_is_the_batch_mean_of_each_samples_lmbda_weighted_mse_plus_bpp():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 8, 8)
+    noise = torch.randn_like(x) * torch.tensor([0.02, 0.1]).view(2, 1, 1, 1)  # unlike distortions per sample
+    x_hat = x + noise
+    likelihoods = {"y": torch.full((2, 4, 2, 2), 0.5), "z": torch.full((2, 1, 1, 1), 0.25)}
+    lmbda = torch.tensor([0.001, 0.1])
+    bpp = (16 * 1 + 1 * 2) / 64  # per sample: 16 y elements at 1 bit, one z element at 2 bits, 8×8 px
+    mse = noise.pow(2).flatten(1).mean(1)
+    terms = rd_loss({"x_hat": x_hat, "likelihoods": likelihoods}, x, lmbda)
+    assert float(terms["loss"]) == pytest.approx(float((lmbda * 255**2 * mse + bpp).mean()), rel=1e-5)
+    assert float(terms["bpp"]) == pytest.approx(bpp, rel=1e-6)
+
+
+def test_step_batches_depend_on_seed_rank_and_step_and_flip_crops(rng):
+    images = [torch.from_numpy(random_image(rng, 80, 96)).permute(2, 0, 1) for _ in range(2)]
+
+    def batch(seed, rank, step):
+        return StepBatches(images, 64, 2, (1e-3, 1e-1), seed, rank)[step]
+
+    crops, lmbda = batch(0, 0, 5)
+    again = batch(0, 0, 5)
+    assert torch.equal(crops, again[0]) and torch.equal(lmbda, again[1])
+    for other in (batch(1, 0, 5), batch(0, 1, 5), batch(0, 0, 6)):
+        assert not torch.equal(crops, other[0]) and not torch.equal(lmbda, other[1])
+    image = images[0][:, :64, :64]  # asymmetric; the crop is the whole image: only flips vary
+    seen = torch.cat([StepBatches([image], 64, 1, (1e-3, 1e-1), 0)[s][0] for s in range(50)])
+    for flipped in (image.flip(2), image.flip(1), image):  # horizontal, vertical, none
+        assert any(torch.equal(c, flipped) for c in seen)
 
 
 def test_normalized_log_lmbda_maps_the_range_to_minus_one_one():
@@ -123,6 +156,24 @@ def test_resuming_with_other_loss_weights_is_refused(folder, tmp_path):
             Trainer(small_config(folder, tmp_path, 4, **mix, **change), progress=False)
 
 
+def test_resuming_with_another_lmbda_range_is_refused(folder, tmp_path):
+    assert Trainer(small_config(folder, tmp_path, 4), progress=False).run(until=2) is None
+    for change in ({"lmbda_min": 2e-3}, {"lmbda_max": 0.1}):
+        with pytest.raises(ValueError, match="start a new --out"):
+            Trainer(small_config(folder, tmp_path, 4, **change), progress=False)
+
+
+def test_a_step_with_non_finite_gradients_leaves_the_weights_alone(folder, tmp_path):
+    trainer = Trainer(small_config(folder, tmp_path, 4), progress=False)
+    crops, _ = trainer.batches[0]
+    before = {k: v.clone() for k, v in trainer.model.named_parameters() if not k.endswith("quantiles")}
+    trainer.train_step((crops, torch.tensor([float("nan"), 0.01])))  # a NaN loss: NaN gradients
+    after = dict(trainer.model.named_parameters())
+    assert [k for k, v in before.items() if not torch.equal(v, after[k])] == []
+    trainer.train_step()  # a finite step after it still trains
+    assert not torch.equal(before["g_a.0.weight"], trainer.model.g_a[0].weight)
+
+
 def test_sigterm_stops_after_the_current_step_with_a_checkpoint(folder, tmp_path):
     trainer = Trainer(small_config(folder, tmp_path, 10**6, ckpt_every=10**6), progress=False)
     threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
@@ -174,7 +225,7 @@ def test_validation_uses_held_out_images_at_fixed_lmbdas(folder, tmp_path):
     assert len(trainer.batches.images) == 2 and len(trainer.val_images) == 1
     trainer.run()
     rows = [json.loads(line) for line in (tmp_path / "val.jsonl").read_text().splitlines()]
-    assert [r["lmbda"] for r in rows] == pytest.approx(validation_lmbdas(cfg))
+    assert [r["lmbda"] for r in rows] == pytest.approx(np.geomspace(cfg.lmbda_min, cfg.lmbda_max, 5).tolist())
     assert all(r["step"] == 2 and r["bpp"] > 0 and math.isfinite(r["psnr"]) for r in rows)
 
 
