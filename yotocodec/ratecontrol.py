@@ -57,9 +57,9 @@ TYPICAL = {
     "rate": np.array([-1.356, -1.016, -0.716, -0.469, -0.237, -0.047, 0.116, 0.249, 0.361]),
     "psnr": np.array([25.441, 26.880, 28.147, 29.101, 29.828, 30.258, 30.507, 30.651, 30.719]),
 }
-"""F: mean log bpp and PSNR at TYPICAL_LOG_LMBDA of the shipped model on 50 training photos
-(every 3rd of ../shared/data/train, shrunk to fit 768 px); fitted by benchmarks/rate_prior.py,
-like the two constants below. Only the search's starting shape."""
+"""F: mean log bpp and PSNR at TYPICAL_LOG_LMBDA of d7ff828c559ebc0c (shipped earlier) on 50
+training photos (every 3rd of ../shared/data/train, shrunk to fit 768 px); fitted by
+benchmarks/rate_prior.py, like the two constants below. Only the search's starting shape."""
 SLOPE_PER_OFFSET = {"rate": -0.396, "psnr": 0.102}
 """A photo's curve is s·(F − mean F) + mean F + d, and its scale s goes with its offset d:
 s ≈ 1 + b·d (correlation −0.67 for log bpp, 0.87 for PSNR). Used while probes cannot tell s."""
