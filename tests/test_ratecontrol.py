@@ -56,6 +56,12 @@ def test_top_level_encode_warns_when_a_target_is_out_of_reach(tiny, crop):
     assert len(data) > 50
 
 
+def test_a_missed_size_is_told_in_whole_bytes():
+    result = ratecontrol.Result(b"", 0.26, 44920.0, False, 3, 2)
+    assert ratecontrol.missed("size", "10MB", result).startswith(
+        "size target 10000000 bytes is out of this model's reach for this image: the closest is 44920 bytes at λ=0.26")
+
+
 def test_quality_maps_monotonically_onto_the_lmbda_range():
     lmbdas = [ratecontrol.quality_to_lmbda(q) for q in range(1, 101)]
     assert lmbdas[0] == pytest.approx(ratecontrol.LMBDA_MIN, rel=1e-6)

@@ -296,8 +296,9 @@ def missed(kind: str, target: float | str, result: Result) -> str:
     """What a target out of reach got instead, e.g. "size target 500 bytes is out of ..."."""
     unit = {"psnr": " dB", "size": " bytes", "bpp": " bpp"}[kind]
     target = parse_size(target) if kind == "size" else float(target)
-    return (f"{kind} target {target:g}{unit} is out of this model's reach for this image: "
-            f"the closest is {result.value:.4g}{unit} at λ={result.lmbda:.4g}")
+    shown = (lambda v: f"{v:.0f}") if kind == "size" else (lambda v: f"{v:.4g}")  # bytes in full, not 4.492e+04
+    return (f"{kind} target {shown(target)}{unit} is out of this model's reach for this image: "
+            f"the closest is {shown(result.value)}{unit} at λ={result.lmbda:.4g}")
 
 
 def _rank(kind: str, value: float, target: float) -> tuple[bool, float]:
