@@ -238,13 +238,27 @@ def test_batch_mode_exits_1_for_a_strict_target_out_of_reach_or_a_corrupt_input(
     assert "1 of 2 files" in capsys.readouterr().out and (tmp_path / "mixed" / "good.yoto").exists()
 
 
-def test_running_out_of_memory_is_one_line_and_no_output(encoded, tiny_model_path, monkeypatch, capsys):
+@pytest.mark.parametrize("error", [MemoryError(), RuntimeError(
+    "[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: you tried to allocate 1811939328 bytes")])
+def test_running_out_of_memory_is_one_line_and_no_output(encoded, tiny_model_path, monkeypatch, capsys, error):
     from yotocodec import codec
 
     def exhausted(*args, **kwargs):
-        raise MemoryError
+        raise error
 
     monkeypatch.setattr(codec, "decode", exhausted)
     out = encoded / "oom.png"
     assert cli.main(["decode", str(encoded / "in.yoto"), str(out), "--model", str(tiny_model_path)]) == 1
-    assert capsys.readouterr().err.startswith("yoto: error: out of memory") and not out.exists()
+    err = capsys.readouterr().err
+    assert err.startswith("yoto: error: out of memory") and err.count("\n") == 1 and not out.exists()
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(encoded, tiny_model_path, monkeypatch):
+    from yotocodec import codec
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(codec, "decode", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["decode", str(encoded / "in.yoto"), str(encoded / "x.png"), "--model", str(tiny_model_path)])

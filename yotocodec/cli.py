@@ -268,8 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     except (YotoError, ValueError, OSError) as e:
         print(f"yoto: error: {e}", file=sys.stderr)
         return 1
-    except MemoryError as e:
-        print(f"yoto: error: out of memory ({e or 'no detail'}); try a smaller image or more memory", file=sys.stderr)
+    except (MemoryError, RuntimeError) as e:  # torch reports a failed CPU allocation as a RuntimeError
+        if isinstance(e, RuntimeError) and "can't allocate memory" not in str(e):
+            raise
+        print(f"yoto: error: out of memory ({str(e).strip() or 'no detail'}); try a smaller image or more memory",
+              file=sys.stderr)  # fmt: skip
         return 1
     except KeyboardInterrupt:
         print("yoto: interrupted", file=sys.stderr)
