@@ -178,3 +178,15 @@ def test_padding_to_the_latent_grid_replicates_the_edge_pixels(tiny, rng):
     image = random_image(rng, 45, 70)
     edge = np.pad(image, ((0, 64 - 45), (0, 128 - 70), (0, 0)), mode="edge")
     assert torch.equal(codec.analyse(image, 0.02, tiny).y, codec.analyse(edge, 0.02, tiny).y)
+
+
+def test_a_pil_image_is_coded_upright_as_its_exif_orientation_says(tiny, tmp_path, rng):
+    Image.fromarray(random_image(rng, 24, 40)).save(tmp_path / "turned.png", exif=_orientation(6))  # shown 24 wide
+    decoded = yotocodec.decode(yotocodec.encode(Image.open(tmp_path / "turned.png"), lmbda=0.01, model=tiny), model=tiny)
+    assert decoded.size == (24, 40)
+
+
+def _orientation(value: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif

@@ -1,5 +1,6 @@
 """Encoder-side refinement: better files for the same decoder, never worse ones, the model untouched."""
 
+import concurrent.futures
 import math
 
 import numpy as np
@@ -119,3 +120,14 @@ def test_a_size_target_passes_refinement_on_through_the_top_level_api(tiny, crop
     steps = []
     yotocodec.encode(crop, size="2KB", refine=2, on_step=steps.append, model=tiny)
     assert steps[:2] == [1, 2] and len(steps) % 2 == 0  # two steps for every λ tried
+
+
+def test_refinements_in_concurrent_threads_give_the_bytes_they_give_alone(tiny, rng):
+    images = [random_image(rng, 48, 64) for _ in range(3)]
+
+    def refined(image):
+        return refine.refine(codec.analyse(image, 0.02, tiny), image, 6, lr=0.3).pack()
+
+    alone = [refined(im) for im in images]
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        assert list(pool.map(refined, images)) == alone

@@ -18,7 +18,7 @@ from PIL import Image
 
 from . import deterministic, entropy, inference
 from .bitstream import FLAG_GRAY, BitstreamError, pack, parse
-from .files import as_rgb, source_mode
+from .files import as_rgb, source_mode, upright
 from .losses import bits_per_pixel
 from .model import ScaleHyperprior
 from .modelfile import load_model, model_id
@@ -70,7 +70,7 @@ def _is_gray(image: Image.Image | np.ndarray) -> bool:
 def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     """An image (PIL, uint8 RGB or gray array) as a (1, 3, H, W) float tensor in [0, 1]."""
     if isinstance(image, Image.Image):
-        a = np.asarray(as_rgb(image))
+        a = np.asarray(as_rgb(upright(image)))  # as `yoto encode` reads files
     else:
         a = np.asarray(image)
         a = np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a

@@ -21,6 +21,13 @@ def as_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+def upright(image: Image.Image) -> Image.Image:
+    """``image`` turned as its EXIF orientation says (animations refused first: the turned
+    copy would keep only frame 0)."""
+    _check_still(image)
+    return ImageOps.exif_transpose(image)
+
+
 def _check_still(image: Image.Image) -> None:
     """Refuse animations and multi-page files (coding frame 0 would drop the rest); a camera's
     MPO JPEG is its first image, the others being previews or depth maps."""
@@ -41,8 +48,7 @@ def read_image(path: str | Path) -> Image.Image:
     try:
         with Image.open(path) as im:
             im.load()
-            _check_still(im)
-            im = ImageOps.exif_transpose(im)
+            im = upright(im)
             rgb = as_rgb(im)
             return rgb if source_mode(im) == "RGB" else im.convert("L")
     except (Image.UnidentifiedImageError, Image.DecompressionBombError) as e:

@@ -22,6 +22,7 @@ seeded, so an encode is repeatable.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -46,6 +47,9 @@ MAX_PIXELS = 8_000_000
 (``yoto encode --refine`` peaks at 2.2 GB for a 1 MP image, 5.8 GB for 4 MP and 9.6 GB for
 8 MP with the shipped N=M=192 weights; 1.8, 4.4 and 7.1 GB at N=128/M=192)."""
 _EPS = 1e-5
+_DRAWS = threading.Lock()
+"""Refinements in concurrent threads take turns, so each draws its own seeded sequence and
+an encode gives the same bytes in a thread pool as alone."""
 
 
 def soft_round(y: Tensor, tau: float) -> Tensor:
@@ -80,7 +84,7 @@ def refine(analysis: Analysis, image: Image.Image | np.ndarray, steps: int, lr: 
     y = analysis.y.clone().requires_grad_(True)
     opt = torch.optim.Adam([y], lr=lr)
     best, best_y = math.inf, analysis.y
-    with torch.random.fork_rng():
+    with _DRAWS, torch.random.fork_rng():  # the draws come from torch's one global generator
         torch.manual_seed(seed)
         for i in range(steps + 1):
             if i % CHECK_EVERY == 0 or i == steps:
