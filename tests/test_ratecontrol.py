@@ -150,3 +150,10 @@ def test_sizes_and_bpp_are_within_tolerance_up_to_2_percent_below_and_psnr_up_to
         assert not ratecontrol._within(kind, 0.97 * 2000, 2000) and not ratecontrol._within(kind, 2001, 2000)
     assert ratecontrol._within("psnr", 33.09, 33.0) and ratecontrol._within("psnr", 33.0, 33.0)
     assert not ratecontrol._within("psnr", 33.11, 33.0) and not ratecontrol._within("psnr", 32.99, 33.0)
+
+
+@pytest.mark.parametrize("array", [np.zeros((8, 8, 3)), np.zeros((8, 8, 1), np.uint8), np.zeros((3, 8, 8), np.uint8),
+                                   np.zeros((0, 8, 3), np.uint8), np.zeros((8, 8), bool)])  # fmt: skip
+def test_targets_check_arrays_as_a_lmbda_does(tiny, array):
+    with pytest.raises(ValueError, match="expected a uint8 array|empty image"):
+        yotocodec.encode(array, size="2KB", model=tiny)

@@ -67,17 +67,22 @@ def _is_gray(image: Image.Image | np.ndarray) -> bool:
     return source_mode(image) == "L" if isinstance(image, Image.Image) else np.ndim(image) == 2
 
 
+def checked_array(image: np.ndarray) -> np.ndarray:
+    """``image`` as a uint8 array, RGB (H, W, 3) or gray (H, W), not empty; else a ValueError."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
+        raise ValueError(f"expected a uint8 array, RGB (H, W, 3) or gray (H, W), got {a.dtype} {a.shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError("empty image")
+    return a
+
+
 def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     """An image (PIL, uint8 RGB or gray array) as a (1, 3, H, W) float tensor in [0, 1]."""
     if isinstance(image, Image.Image):
-        a = np.asarray(as_rgb(upright(image)))  # as `yoto encode` reads files
-    else:
-        a = np.asarray(image)
-        a = np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a
-        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
-            raise ValueError(f"expected a uint8 array, RGB (H, W, 3) or gray (H, W), got {a.dtype} {a.shape}")
-    if a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError("empty image")
+        image = np.asarray(as_rgb(upright(image)))  # as `yoto encode` reads files
+    a = checked_array(image)
+    a = np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a
     return torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float().div_(255.0)
 
 

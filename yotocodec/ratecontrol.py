@@ -253,7 +253,7 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
     if not (math.isfinite(target) and target > 0):
         raise ValueError(f"the {kind} target must be a positive number, got {target}")
     model = model or codec.load()
-    image = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
+    image = image if isinstance(image, Image.Image) else Image.fromarray(codec.checked_array(image))
     curve = "psnr" if kind == "psnr" else "rate"
     tol, typical = TOLERANCE[kind], TYPICAL[curve]
     if kind == "psnr":
