@@ -13,6 +13,7 @@ from PIL import Image
 import yotocodec
 from yotocodec import codec, inference
 from yotocodec.bitstream import BitstreamError, parse
+from yotocodec.modelfile import save_model
 
 from conftest import SAMPLE, random_image, tiny_model
 
@@ -190,3 +191,11 @@ def _orientation(value: int) -> Image.Exif:
     exif = Image.Exif()
     exif[0x0112] = value
     return exif
+
+
+def test_model_may_be_given_as_a_file_path(tiny, tmp_path, rng):
+    save_model(tiny, tmp_path / "tiny.pt")
+    image = random_image(rng, 24, 40)
+    data = yotocodec.encode(image, lmbda=0.01, model=str(tmp_path / "tiny.pt"))
+    assert data == yotocodec.encode(image, lmbda=0.01, model=tiny)
+    assert yotocodec.decode(data, model=tmp_path / "tiny.pt").size == (40, 24)

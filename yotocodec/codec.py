@@ -7,6 +7,7 @@ container ─► ẑ ─► h_s ─► σ indexes ─► ŷ ─► g_s ─► cr
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -25,13 +26,18 @@ from .modelfile import load_model, model_id
 
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "default.pt"
 _models: dict[Path, ScaleHyperprior] = {}
+_loading = threading.Lock()
 
 
-def load(path: str | Path | None = None) -> ScaleHyperprior:
-    """The model in ``path`` (default: the shipped model), loaded once per process."""
+def load(path: str | Path | ScaleHyperprior | None = None) -> ScaleHyperprior:
+    """The model in ``path`` (default: the shipped model), loaded once per process (a model
+    given instead of a path is returned as it is)."""
+    if isinstance(path, ScaleHyperprior):
+        return path
     key = Path(path or DEFAULT_MODEL).resolve()
-    if key not in _models:
-        _models[key] = load_model(key)
+    with _loading:  # threads encoding at once load the model once
+        if key not in _models:
+            _models[key] = load_model(key)
     return _models[key]
 
 
@@ -175,9 +181,9 @@ class Analysis:
 
 
 @torch.inference_mode()
-def analyse(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None) -> Analysis:
+def analyse(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | str | Path | None = None) -> Analysis:
     """y = g_a(image) at trade-off ``lmbda`` (checked and snapped as ``encode`` does)."""
-    model = model or load()
+    model = load(model)
     rate = _rate(lmbda, model)
     x = to_tensor(image)
     height, width = x.shape[2:]
@@ -202,7 +208,7 @@ def blend(a: Analysis, b: Analysis, lmbda: float) -> Analysis:
     return Analysis(a.model, rate, inference.Transforms(a.model, rate.t), y, a.height, a.width, a.gray)
 
 
-def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None) -> bytes:
+def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | str | Path | None = None) -> bytes:
     """Compress an image (PIL image, uint8 (H, W, 3) or gray (H, W) array) at trade-off ``lmbda``."""
     return analyse(image, lmbda, model).pack()
 
@@ -216,15 +222,15 @@ def _reconstruct(tf: inference.Transforms, y_hat: torch.Tensor, height: int, wid
 
 
 @torch.inference_mode()
-def decode(data: bytes | bytearray | memoryview, model: ScaleHyperprior | None = None) -> Image.Image:
+def decode(data: bytes | bytearray | memoryview, model: ScaleHyperprior | str | Path | None = None) -> Image.Image:
     """Decompress a ``.yoto`` file to a PIL image (RGB, or L for a grayscale source); raises
     ``BitstreamError`` if invalid."""
-    model = model or load()
+    model = load(model)
     bs = parse(data)
     h = bs.header
     if h.model_id != model_id(model):
         raise BitstreamError(f"this file was made with model {h.model_id.hex()}, but the decoder has "
-                             f"model {model_id(model).hex()}; pass the right model (--model)")  # fmt: skip
+                             f"model {model_id(model).hex()}; pass the right model (--model, or model= in Python)")  # fmt: skip
     try:
         rate = _rate(h.lmbda, model)
     except ValueError as e:
@@ -253,14 +259,14 @@ def _entropy_decoded(name: str, decode_stream, *args) -> np.ndarray:
 
 
 @torch.inference_mode()
-def reference(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | None = None):
+def reference(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | str | Path | None = None):
     """The model's own view of an image: its reconstruction from the encoder's round(y), and
     the bits its entropy models estimate.
 
     Returns ``(image, bits)``; ``bits`` is −Σlog₂ of the likelihoods of the padded latents.
     The synthesis here is the FiLM-conditioned g_s, not the folded one ``decode`` runs.
     """
-    model = model or load()
+    model = load(model)
     t = _rate(lmbda, model).t
     x = to_tensor(image)
     height, width = x.shape[2:]

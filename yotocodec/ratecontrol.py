@@ -24,6 +24,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -242,7 +243,7 @@ def _first_t(image: Image.Image, curve: str, aim: float) -> float:
 
 
 def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
-              model: ScaleHyperprior | None = None, strict: bool = False, refine: int = 0,
+              model: ScaleHyperprior | str | Path | None = None, strict: bool = False, refine: int = 0,
               on_step: Callable[[int], None] | None = None) -> Result:  # fmt: skip
     """Encode ``image`` at the λ whose file meets ``target`` (``kind``: size in bytes or text
     like ``"40KB"``, bpp, psnr in dB). With ``refine`` steps, every λ tried is refined
@@ -252,7 +253,7 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
     target = parse_size(target) if kind == "size" else float(target)
     if not (math.isfinite(target) and target > 0):
         raise ValueError(f"the {kind} target must be a positive number, got {target}")
-    model = model or codec.load()
+    model = codec.load(model)
     image = image if isinstance(image, Image.Image) else Image.fromarray(codec.checked_array(image))
     curve = "psnr" if kind == "psnr" else "rate"
     tol, typical = TOLERANCE[kind], TYPICAL[curve]
@@ -308,7 +309,7 @@ def _rank(kind: str, value: float, target: float) -> tuple[bool, float]:
 
 def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quality: float | None = None,
            size: int | str | None = None, bpp: float | None = None, psnr: float | None = None,
-           model: ScaleHyperprior | None = None, strict: bool = False, refine: int = 0,
+           model: ScaleHyperprior | str | Path | None = None, strict: bool = False, refine: int = 0,
            on_step: Callable[[int], None] | None = None) -> bytes:  # fmt: skip
     """Compress an image (PIL image, uint8 RGB or gray array) at one setting, given alone:
     ``lmbda``, ``quality`` (1..100), or a target ``size`` (bytes, or text like ``"40KB"``),
