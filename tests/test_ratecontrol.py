@@ -157,3 +157,7 @@ def test_sizes_and_bpp_are_within_tolerance_up_to_2_percent_below_and_psnr_up_to
 def test_targets_check_arrays_as_a_lmbda_does(tiny, array):
     with pytest.raises(ValueError, match="expected a uint8 array|empty image"):
         yotocodec.encode(array, size="2KB", model=tiny)
+
+
+def test_quality_may_be_given_as_text_or_a_numpy_number_as_lmbda_may():
+    assert ratecontrol.quality_to_lmbda("50") == ratecontrol.quality_to_lmbda(np.float32(50)) == ratecontrol.quality_to_lmbda(50)

@@ -71,6 +71,9 @@ def test_bad_step_counts_and_oversized_images_are_refused(tiny, monkeypatch):
     analysis = codec.analyse(image, 0.01, tiny)
     with pytest.raises(ValueError, match="0 or more"):
         refine.refine(analysis, image, -1)
+    for steps in (2.0, "3", True):
+        with pytest.raises(TypeError, match="must be a whole number"):
+            refine.refine(analysis, image, steps)
     monkeypatch.setattr(refine, "MAX_PIXELS", 4000)
     with pytest.raises(ValueError, match="without refinement"):
         refine.refine(analysis, image, 2)

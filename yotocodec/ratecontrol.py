@@ -102,6 +102,7 @@ def activity(image: Image.Image) -> float:
 
 def quality_to_lmbda(quality: float) -> float:
     """Map quality 1..100 log-linearly onto the trained λ range (1 → λ_min, 100 → λ_max)."""
+    quality = float(quality)  # as λ and the targets are: "50" and numpy numbers too
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be in 1..100, got {quality}")
     lo, hi = math.log(LMBDA_MIN), math.log(LMBDA_MAX)

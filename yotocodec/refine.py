@@ -22,6 +22,7 @@ seeded, so an encode is repeatable.
 from __future__ import annotations
 
 import math
+import numbers
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -65,6 +66,8 @@ def refine(analysis: Analysis, image: Image.Image | np.ndarray, steps: int, lr: 
            on_step: Callable[[int], None] | None = None, seed: int = 0) -> Analysis:  # fmt: skip
     """``analysis`` (g_a's y of ``image``) with y optimised over ``steps`` steps; ``on_step(i)``
     is called after each (progress)."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        raise TypeError(f"refinement steps must be a whole number, got {steps!r}")
     if steps < 0:
         raise ValueError(f"refinement steps must be 0 or more, got {steps}")
     if analysis.height * analysis.width > MAX_PIXELS:
