@@ -87,7 +87,7 @@ def _encode(args: argparse.Namespace) -> int:
         return _batch(args, ".yoto", {kind: value, "strict": args.strict, "refine": args.refine})
     source, output = _single(args)
     model = codec.load(args.model)
-    image = files.read_image(io.BytesIO(_read(source)) if source == "-" else source)
+    image = files.read_image(io.BytesIO(sys.stdin.buffer.read()) if source == "-" else source)
     note = ""
     with tqdm(total=args.refine, desc="refine", unit="step", disable=not args.refine, file=sys.stderr) as bar:
         if kind in ("lmbda", "quality"):
@@ -151,8 +151,9 @@ def _decode(args: argparse.Namespace) -> int:
     from . import codec, files
 
     if args.out_dir:
-        files.image_format(args.format or "png")  # checked before any decoding
-        return _batch(args, "." + (args.format or "png").lower().lstrip("."), {})
+        named = args.format or "png"
+        files.image_format(named)  # checked before any decoding
+        return _batch(args, "." + named.lower().lstrip("."), {})
     source, output = _single(args)
     fmt = _output_format(output, args.format)
     data = _read(source)
@@ -161,7 +162,7 @@ def _decode(args: argparse.Namespace) -> int:
         files.write_image(image, sys.stdout.buffer, fmt)
         sys.stdout.flush()
     else:
-        files.atomic_write(output, lambda tmp: files.write_image(image, tmp, fmt))
+        files.save_image(image, output, fmt)
     _report(output, f"{output}: {image.width}x{image.height} {image.mode}")
     return 0
 

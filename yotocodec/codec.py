@@ -235,7 +235,7 @@ def decode(data: bytes | bytearray | memoryview, model: ScaleHyperprior | str | 
         rate = _rate(h.lmbda, model)
     except ValueError as e:
         raise BitstreamError(f"invalid .yoto header: {e}") from None
-    if np.float32(h.lmbda) != np.float32(rate.lmbda):
+    if h.lmbda != rate.lmbda:  # both float32 values
         raise BitstreamError(f"invalid .yoto header: λ={h.lmbda!r} is not on the format's λ grid")
     f = model.downsampling_factor
     zh, zw = -(-h.height // f), -(-h.width // f)

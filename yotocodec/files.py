@@ -101,7 +101,8 @@ def write_image(image: Image.Image, fp, fmt: str) -> None:
     image.save(fp, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
 
 
-def save_image(image: Image.Image, path: str | Path) -> None:
-    """Save an image atomically, in the format named by the suffix of ``path``."""
-    fmt = image_format(Path(path).suffix or str(path))
+def save_image(image: Image.Image, path: str | Path, fmt: str | None = None) -> None:
+    """Save an image atomically, in Pillow format ``fmt`` (default: the one the suffix of
+    ``path`` names)."""
+    fmt = fmt or image_format(Path(path).suffix or str(path))
     atomic_write(path, lambda tmp: write_image(image, tmp, fmt))
