@@ -242,6 +242,20 @@ def test_entropy_models_stay_float32_under_bf16_autocast():
     assert all(v.dtype == torch.float32 for v in out["likelihoods"].values())
 
 
+@pytest.mark.parametrize("bf16", [True, False])
+def test_float32_training_turns_tf32_off_and_bf16_training_leaves_it_alone(folder, tmp_path, bf16):
+    flags = (torch.backends.cudnn, torch.backends.cuda.matmul)
+    saved = [f.allow_tf32 for f in flags]
+    try:
+        for f in flags:
+            f.allow_tf32 = True
+        Trainer(small_config(folder, tmp_path, 2, bf16=bf16), progress=False)
+        assert [f.allow_tf32 for f in flags] == [bf16, bf16]
+    finally:
+        for f, value in zip(flags, saved):
+            f.allow_tf32 = value
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_autocast_is_used_on_cpus_with_native_bf16_only(monkeypatch, native):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)

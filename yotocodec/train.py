@@ -12,7 +12,8 @@ its own optimizer.
 - Under ``torchrun`` the loss is wrapped in DistributedDataParallel (gloo on CPU, NCCL on
   CUDA); each rank draws its own batches, so the global batch is ``world × batch_size``.
 - The transforms run under bf16 autocast (entropy models stay in float32) on CUDA and on
-  CPUs with native bf16 (AVX512-BF16/AMX), where it makes a step ~1.6× faster.
+  CPUs with native bf16 (AVX512-BF16/AMX), where it makes a step ~1.6× faster; ``bf16=False``
+  trains in float32 (on CUDA without TF32).
 - A checkpoint (weights + optimizers + step) is written atomically every ``ckpt_every``
   steps, and on SIGTERM/SIGINT after the current step; re-running the command resumes.
 - ``budget`` (seconds) sizes the run to the machine: a new run times steps PROBE of its
@@ -249,6 +250,8 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.backends.cudnn.benchmark = True  # CUDA: the fastest kernels for the fixed crop size
+        if not cfg.bf16:  # float32 means float32: CUDA's TF32 (10-bit mantissa, cuDNN's default) off
+            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
         torch.manual_seed(cfg.seed)
         self.model = ScaleHyperprior(ModelConfig(cfg.N, cfg.M, cfg.lmbda_min, cfg.lmbda_max)).to(self.device)
         for part in parts(cfg.freeze, "--freeze"):
