@@ -107,7 +107,8 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(encoded, tiny
 
 
 @pytest.mark.parametrize("option", [["--size", "0.5"], ["--size", "abc"], ["--bpp", "0"], ["--psnr", "-3"],
-                                    ["--quality", "100.5"], ["-l", "0.01", "--refine", "-3"], ["-l", "0.01", "--jobs", "0"]])
+                                    ["--quality", "100.5"], ["-l", "nan"], ["-l", "-0.01"],
+                                    ["-l", "0.01", "--refine", "-3"], ["-l", "0.01", "--jobs", "0"]])
 def test_impossible_option_values_are_usage_errors_before_any_work(capsys, option):
     with pytest.raises(SystemExit) as stop:
         cli.main(["encode", "in.png", "out.yoto", *option])

@@ -207,9 +207,10 @@ def _parser() -> argparse.ArgumentParser:
 
     enc = sub.add_parser("encode", help="compress images (PNG, JPEG, WebP, TIFF, BMP) to .yoto files")
     how = enc.add_mutually_exclusive_group(required=True)
-    how.add_argument("--lmbda", "-l", type=float,
-                     help=f"rate–distortion trade-off λ in [{LMBDA_MIN:g}, {LMBDA_MAX:g}]; larger is better quality")
     positive = _checked(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
+    how.add_argument("--lmbda", "-l", type=positive,
+                     help=f"rate–distortion trade-off λ in [{LMBDA_MIN:g}, {LMBDA_MAX:g}] (the shipped model's; "
+                          "another --model may have another range); larger is better quality")  # fmt: skip
     how.add_argument("--quality", "-q", type=_checked(float, lambda v: 1 <= v <= 100, "a quality in 1..100"),
                      help="1..100, mapped log-linearly onto the λ range")
     how.add_argument("--size", type=_checked(_size, bool, "a size of 1 byte or more, like 40KB, 1.5MiB or 20000"),
