@@ -43,6 +43,14 @@ def test_any_bytes_like_input_parses_and_a_path_is_refused_with_what_to_do(tmp_p
             parse(path)
 
 
+def test_a_file_object_or_a_number_is_refused_naming_what_it_got(tmp_path):
+    (tmp_path / "a.yoto").write_bytes(sample())
+    with open(tmp_path / "a.yoto", "rb") as f, pytest.raises(TypeError, match=r"got BufferedReader; read it first"):
+        parse(f)
+    with pytest.raises(TypeError, match="got int$"):
+        parse(5)  # bytes(5) would be five zero bytes
+
+
 def test_every_single_bit_flip_is_detected():
     data = sample()
     for i in range(len(data) * 8):

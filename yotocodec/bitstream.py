@@ -110,7 +110,11 @@ def parse(data: bytes | bytearray | memoryview) -> Bitstream:
     if isinstance(data, (str, os.PathLike)):
         raise TypeError(f"expected a .yoto file's bytes, got the path {str(data)!r}: "
                         "read the file first (pathlib.Path(path).read_bytes())")  # fmt: skip
-    data = bytes(data)
+    try:
+        data = memoryview(data).tobytes()
+    except TypeError:
+        hint = " read it first (f.read())" if hasattr(data, "read") else ""
+        raise TypeError(f"expected a .yoto file's bytes, got {type(data).__name__}{';' if hint else ''}{hint}") from None
     if len(data) == 0:
         raise BitstreamError("empty input: not a .yoto file")
     if not data.startswith(MAGIC):
