@@ -6,17 +6,27 @@
     >>> image = yotocodec.decode(data)               # PIL image; λ is read from the bytes
 """
 
-import warnings
-
-with warnings.catch_warnings():  # compressai scripts modules at import with a deprecated API
-    warnings.simplefilter("ignore", FutureWarning)
-    import compressai  # noqa: F401
+import importlib
 
 from . import pillow  # noqa: F401  (registers .yoto with Pillow)
-from .bitstream import BitstreamError, YotoError
-from .codec import decode, inspect, load
+from .bitstream import BitstreamError, YotoError, inspect
 from .conditioning import LMBDA_MAX, LMBDA_MIN
-from .ratecontrol import TargetError, TargetWarning, encode
+
+_LAZY = {"encode": "ratecontrol", "TargetError": "ratecontrol", "TargetWarning": "ratecontrol",
+         "decode": "codec", "load": "codec"}  # fmt: skip
+"""Imported on first use: the codec needs compressai, whose import takes seconds (``yoto --help``)."""
 
 __all__ = ["encode", "decode", "inspect", "load", "BitstreamError", "YotoError", "TargetError", "TargetWarning", "LMBDA_MIN", "LMBDA_MAX"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'yotocodec' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -144,3 +144,29 @@ def parse(data: bytes | bytearray | memoryview) -> Bitstream:
         raise BitstreamError(f"invalid λ {lmbda} in .yoto header")
     header = Header(version, model_id, lmbda, height, width, y_range, z_len, y_len, flags)
     return Bitstream(header, payload[:z_len], payload[z_len:])
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    version: int
+    lmbda: float
+    width: int
+    height: int
+    num_bytes: int
+    model_id: str
+    mode: str
+    """PIL mode ``decode`` returns: "RGB", or "L" for a grayscale source."""
+
+    @property
+    def bpp(self) -> float:
+        return 8.0 * self.num_bytes / (self.width * self.height)
+
+
+def inspect(data: bytes | bytearray | memoryview) -> StreamInfo:
+    """Header facts of a ``.yoto`` file (checked, not decoded)."""
+    h = parse(data).header
+    return StreamInfo(h.version, h.lmbda, h.width, h.height, memoryview(data).nbytes, h.model_id.hex(), _mode(h.flags))
+
+
+def _mode(flags: int) -> str:
+    return "L" if flags & FLAG_GRAY else "RGB"

@@ -168,7 +168,7 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> None:
-    from .codec import inspect
+    from .bitstream import inspect
 
     i = inspect(_read(args.input))
     print(f"λ      {i.lmbda:.4g}\nsize   {i.width}x{i.height}\nmode   {i.mode}\nbytes  {i.num_bytes}\n"
@@ -198,7 +198,8 @@ def _size(text: str) -> str:
     return text
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(train_options: bool = True) -> argparse.ArgumentParser:
+    """The ``yoto`` parser; ``train``'s options only with ``train_options``."""
     from . import __version__
 
     p = argparse.ArgumentParser(prog="yoto", description=__doc__.splitlines()[0].replace("``yoto``: ", "yoto: "))
@@ -238,15 +239,16 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print a .yoto file's header")
     info.add_argument("input", help=".yoto file ('-' = stdin)")
 
-    from .train import TrainConfig
-
     tr = sub.add_parser("train", help="train a variable-rate model (checkpoints and resumes in --out)")
-    for f in fields(TrainConfig):
-        kind = {"action": argparse.BooleanOptionalAction} if f.type == "bool" else {"type": type(f.default)}
-        tr.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=f.default, help=f"default: {f.default}",
-                        **kind)  # fmt: skip
-    tr.add_argument("--until", type=_checked(int, lambda v: v >= 1, "a step of 1 or more"),
-                    help="stop at this step (a resumable chunk of the run)")
+    if train_options:  # TrainConfig's module imports compressai: seconds that other commands need not wait
+        from .train import TrainConfig
+
+        for f in fields(TrainConfig):
+            kind = {"action": argparse.BooleanOptionalAction} if f.type == "bool" else {"type": type(f.default)}
+            tr.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=f.default,
+                            help=f"default: {f.default}", **kind)  # fmt: skip
+        tr.add_argument("--until", type=_checked(int, lambda v: v >= 1, "a step of 1 or more"),
+                        help="stop at this step (a resumable chunk of the run)")
     ex = sub.add_parser("export", help="write the inference model file of a training checkpoint")
     ex.add_argument("checkpoint", help="a training checkpoint (OUT/checkpoint.pt of yoto train)")
     ex.add_argument("output", help="model file to write (for --model, or --init of a new run)")
@@ -255,7 +257,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser(train_options=argv[:1] == ["train"])
     args = parser.parse_args(argv)
     if args.command in ("encode", "decode") and not args.out_dir and len(args.paths) != 2:
         parser.error(f"{args.command} takes INPUT OUTPUT, or inputs with --out-dir DIR")

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import deterministic, entropy, inference
-from .bitstream import FLAG_GRAY, BitstreamError, pack, parse
+from .bitstream import FLAG_GRAY, BitstreamError, StreamInfo, inspect, pack, parse  # noqa: F401 (the API's inspect)
 from .files import as_rgb, source_mode, upright
 from .losses import bits_per_pixel
 from .model import ScaleHyperprior
@@ -39,32 +39,6 @@ def load(path: str | Path | ScaleHyperprior | None = None) -> ScaleHyperprior:
         if key not in _models:
             _models[key] = load_model(key)
     return _models[key]
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    version: int
-    lmbda: float
-    width: int
-    height: int
-    num_bytes: int
-    model_id: str
-    mode: str
-    """PIL mode ``decode`` returns: "RGB", or "L" for a grayscale source."""
-
-    @property
-    def bpp(self) -> float:
-        return 8.0 * self.num_bytes / (self.width * self.height)
-
-
-def inspect(data: bytes | bytearray | memoryview) -> StreamInfo:
-    """Header facts of a ``.yoto`` file (checked, not decoded)."""
-    h = parse(data).header
-    return StreamInfo(h.version, h.lmbda, h.width, h.height, memoryview(data).nbytes, h.model_id.hex(), _mode(h.flags))
-
-
-def _mode(flags: int) -> str:
-    return "L" if flags & FLAG_GRAY else "RGB"
 
 
 # --- images ---------------------------------------------------------------------

@@ -18,11 +18,11 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
-from compressai.layers import GDN
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from .conditioning import ConditionedSequential, FiLM
+from .model import GDN
 
 SUBPIXEL_BELOW = 8
 """Transposed convolutions with fewer output channels than this run in sub-pixel form."""

@@ -15,14 +15,18 @@ No file or byte handling here: that is ``entropy.py``, ``bitstream.py`` and ``co
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
-from compressai.layers import GDN
-from compressai.models.utils import conv, deconv
 from torch import Tensor, nn
+
+with warnings.catch_warnings():  # compressai scripts modules at import with a deprecated API
+    warnings.simplefilter("ignore", FutureWarning)
+    from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+    from compressai.layers import GDN
+    from compressai.models.utils import conv, deconv
 
 from .conditioning import LMBDA_MAX, LMBDA_MIN, FiLM, ConditionedSequential, normalize_log_lmbda
 

@@ -18,7 +18,7 @@ class YotoImageFile(ImageFile.ImageFile):
     format_description = "yotocodec learned image"
 
     def _open(self) -> None:
-        from .codec import inspect
+        from .bitstream import inspect
 
         self._data = self.fp.read()
         info = inspect(self._data)
