@@ -57,23 +57,36 @@ def channel_rms(model, crops: list[torch.Tensor], lmbda: float) -> dict[str, tor
     return {name: (s / len(crops)).sqrt() for name, s in sums.items()}
 
 
+def training_crops(folder, count: int) -> list[torch.Tensor]:
+    """Central 256² crops of every 20th photo in ``folder``, at most ``count``."""
+    return [center_crop(to_tensor(read_image(f))[0], 256)[None] for f in list_images(folder)[::20][:count]]
+
+
+def rms_by_lmbda(model, crops: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``channel_rms`` at λ_min, the middle of the range and λ_max: per layer, (λ, C)."""
+    lo, hi = model.config.lmbda_min, model.config.lmbda_max
+    per_lmbda = [channel_rms(model, crops, lm) for lm in (lo, math.sqrt(lo * hi), hi)]
+    return {name: torch.stack([r[name] for r in per_lmbda]) for name in per_lmbda[0]}
+
+
+def silent(rms: torch.Tensor) -> torch.Tensor:
+    """Which channels of ``rms`` (λ, C) are silent, at each λ: (λ, C)."""
+    return rms < SILENT * rms.amax(1, keepdim=True)
+
+
 def table(model, crops: list[torch.Tensor], split: int) -> list[str]:
     """Markdown rows, one per layer with more than 3 input channels."""
-    lo, hi = model.config.lmbda_min, model.config.lmbda_max
-    lmbdas = (lo, math.sqrt(lo * hi), hi)
-    per_lmbda = [channel_rms(model, crops, lm) for lm in lmbdas]
     rows = []
-    for name in per_lmbda[0]:
-        rms = torch.stack([r[name] for r in per_lmbda])  # (λ, C)
-        silent = rms < SILENT * rms.amax(1, keepdim=True)
+    for name, rms in rms_by_lmbda(model, crops).items():
         if rms.shape[1] <= 3:
             continue
+        quiet = silent(rms)
         groups = ""
         if split:
             first, rest = rms[-1, :split].median(), rms[-1, split:]
             groups = f" | {first:.3f} | {rest.median():.3f}" if rest.numel() else f" | {first:.3f} | –"
-        rows.append(f"| {model_id(model).hex()} | {name} | {rms.shape[1]} | {int(silent.all(0).sum())} | "
-                    f"{int(silent[-1].sum())}{groups} |")  # fmt: skip
+        rows.append(f"| {model_id(model).hex()} | {name} | {rms.shape[1]} | {int(quiet.all(0).sum())} | "
+                    f"{int(quiet[-1].sum())}{groups} |")  # fmt: skip
     return rows
 
 
@@ -83,7 +96,7 @@ def main() -> None:
     p.add_argument("--images", type=int, default=6)
     p.add_argument("--split", type=int, default=0, metavar="K", help="compare channels [0, K) and [K, C)")
     args = p.parse_args()
-    crops = [center_crop(to_tensor(read_image(f))[0], 256)[None] for f in list_images(TRAIN)[::20][: args.images]]
+    crops = training_crops(TRAIN, args.images)
     split = f" | median RMS at λ_max, channels < {args.split} | the others" if args.split else ""
     lines = [f"Channels each conv layer reads, on {len(crops)} central 256² crops of training photos (every 20th), "
              f"at λ = λ_min, the middle and λ_max; silent: RMS under {SILENT:.0%} of the layer's strongest channel "

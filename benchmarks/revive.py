@@ -15,29 +15,19 @@ model file and prints its identifier.
 from __future__ import annotations
 
 import argparse
-import math
 
 import torch
 from compressai.layers import GDN
 from torch import nn
 
-from channel_use import SILENT, channel_rms
+from channel_use import rms_by_lmbda, silent, training_crops
 from synthesis_ceiling import TRAIN
-from yotocodec.codec import to_tensor
-from yotocodec.data import center_crop, list_images
-from yotocodec.files import read_image
 from yotocodec.modelfile import load_model, save_model
 
 
 def silent_channels(model, crops: list[torch.Tensor]) -> dict[str, torch.Tensor]:
     """Indexes of the channels each conv layer reads that are silent at all three λ."""
-    lo, hi = model.config.lmbda_min, model.config.lmbda_max
-    per_lmbda = [channel_rms(model, crops, lm) for lm in (lo, math.sqrt(lo * hi), hi)]
-    out = {}
-    for name in per_lmbda[0]:
-        rms = torch.stack([r[name] for r in per_lmbda])
-        out[name] = (rms < SILENT * rms.amax(1, keepdim=True)).all(0).nonzero().flatten()
-    return out
+    return {name: silent(rms).all(0).nonzero().flatten() for name, rms in rms_by_lmbda(model, crops).items()}
 
 
 def _outputs(conv: nn.Module) -> torch.Tensor:
@@ -90,8 +80,7 @@ def main() -> None:
     args = p.parse_args()
     torch.manual_seed(args.seed)
     model = load_model(args.model).float().eval()
-    crops = [center_crop(to_tensor(read_image(f))[0], 256)[None] for f in list_images(args.images)[::20][:6]]
-    counts = revive(model, silent_channels(model, crops))
+    counts = revive(model, silent_channels(model, training_crops(args.images, 6)))
     print(", ".join(f"{name} {n}" for name, n in counts.items()))
     print(f"revived {sum(counts.values())} channels; {save_model(model, args.out).hex()}")
 
