@@ -25,7 +25,8 @@ def test_pack_parse_round_trip_keeps_every_field():
     [
         (b"", "empty"),
         (b"\x89PNG\r\n\x1a\n" + bytes(64), "not a .yoto"),
-        (b"YOT", "not a .yoto"),
+        (b"YOT", "truncated"),
+        (b"YOTA", "not a .yoto"),
         (sample()[:20], "truncated"),
         (sample()[:-1], "truncated"),
         (sample() + b"\0", "padded"),

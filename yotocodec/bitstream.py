@@ -117,6 +117,8 @@ def parse(data: bytes | bytearray | memoryview) -> Bitstream:
         raise TypeError(f"expected a .yoto file's bytes, got {type(data).__name__}{';' if hint else ''}{hint}") from None
     if len(data) == 0:
         raise BitstreamError("empty input: not a .yoto file")
+    if MAGIC.startswith(data):
+        raise BitstreamError(f"truncated .yoto file: {len(data)} bytes, only the start of the magic b'YOTO'")
     if not data.startswith(MAGIC):
         raise BitstreamError("not a .yoto file (wrong magic bytes)")
     if len(data) < HEADER_SIZE:
