@@ -115,6 +115,13 @@ def test_impossible_option_values_are_usage_errors_before_any_work(capsys, optio
     assert stop.value.code == 2 and f"'{option[-1]}' is not" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("setting", [["--lmbda", "0.01"], ["-q", "50"]])
+def test_strict_with_a_setting_that_is_always_met_is_a_usage_error(capsys, setting):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["encode", "in.png", "out.yoto", "--strict", *setting])
+    assert stop.value.code == 2 and "--strict applies to --size" in capsys.readouterr().err
+
+
 def test_decode_to_stdout_takes_any_writable_format_and_refuses_others_before_decoding(encoded, tiny_model_path):
     args = ["decode", encoded / "in.yoto", "-", "--model", tiny_model_path, "--format"]
     r = subprocess.run([sys.executable, "-m", "yotocodec.cli", *map(str, args), "jpg"], capture_output=True, timeout=300)

@@ -92,6 +92,12 @@ def test_top_level_encode_takes_exactly_one_setting(shipped, crop):
             yotocodec.encode(crop, model=shipped, **wrong)
 
 
+@pytest.mark.parametrize("setting", [{"lmbda": 0.01}, {"quality": 50}])
+def test_strict_with_a_setting_that_is_always_met_is_refused(tiny, crop, setting):
+    with pytest.raises(ValueError, match="strict applies to size, bpp and psnr"):
+        yotocodec.encode(crop, model=tiny, strict=True, **setting)
+
+
 def test_the_search_converges_on_a_steep_stretch_without_repeating_a_lmbda(shipped, crop, monkeypatch):
     """A PSNR curve with a cliff near λ_min (as some images show): plain interpolation creeps
     along one end of the bracket; the Illinois rule and the λ grid keep the probes few and new."""

@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("encode", "decode") and not args.out_dir and len(args.paths) != 2:
         parser.error(f"{args.command} takes INPUT OUTPUT, or inputs with --out-dir DIR")
+    if args.command == "encode" and args.strict and (args.lmbda is not None or args.quality is not None):
+        parser.error("--strict applies to --size, --bpp and --psnr; --lmbda and --quality are always met")
     handler = {"train": _train, "encode": _encode, "decode": _decode, "info": _info, "export": _export}[args.command]
     from .bitstream import YotoError
 

@@ -323,6 +323,8 @@ def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quali
         raise ValueError(f"give exactly one of lmbda, quality, size, bpp, psnr (got {', '.join(given) or 'none'})")
     ((kind, value),) = given.items()
     if kind in ("lmbda", "quality"):
+        if strict:
+            raise ValueError(f"strict applies to size, bpp and psnr targets; {kind} is always met (drop strict=True)")
         analysis = codec.analyse(image, value if kind == "lmbda" else quality_to_lmbda(value), model)
         return (refined(analysis, image, refine, on_step=on_step) if refine else analysis).pack()
     result = encode_to(image, kind, value, model, strict, refine, on_step)
