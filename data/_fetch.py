@@ -6,6 +6,7 @@ import argparse
 import http.client
 import shutil
 import sys
+import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -20,15 +21,24 @@ TIMEOUT = 60
 
 
 class DownloadError(Exception):
-    """A download that failed (no partial file is left); ``main`` adds the way out."""
+    """A download that failed; ``main`` adds the way out."""
 
 
 def download(url: str, target: Path) -> None:
-    """Fetch url into target (via target.part, renamed only when complete), with a progress line."""
+    """Fetch url into target with a progress line. Bytes arrive in target.part, renamed only when
+    complete; a failed download keeps them, and the next call resumes after them (HTTP Range)
+    where the server allows it, else starts again."""
     part = target.with_name(target.name + ".part")
+    have = part.stat().st_size if part.is_file() else 0
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response, open(part, "wb") as f:
-            total, done = int(response.headers.get("Content-Length") or 0), 0
+        response = _open(url, have)
+        resumed = response.status == 206
+        done = have if resumed else 0
+        length = int(response.headers.get("Content-Length") or 0)
+        total = done + length if length else 0
+        if resumed:
+            print(f"{target.name}: resuming after {done / 1e6:.1f} MB")
+        with response, open(part, "ab" if resumed else "wb") as f:
             while chunk := response.read(1 << 20):
                 done += f.write(chunk)
                 print(f"\r{target.name}: {done / 1e6:.1f}" + (f" / {total / 1e6:.1f}" if total else "") + " MB",
@@ -40,7 +50,22 @@ def download(url: str, target: Path) -> None:
     except (OSError, http.client.HTTPException) as e:  # URLError, HTTPError, timeouts; IncompleteRead
         raise DownloadError(f"{url}: {e}") from e
     finally:
-        part.unlink(missing_ok=True)
+        if part.is_file() and part.stat().st_size == 0:
+            part.unlink()
+
+
+def _open(url: str, have: int):
+    """``urlopen`` url, asking for the bytes after the first ``have`` (a 206 answer) if any; a
+    server that finds nothing after them (416: the partial file is not a prefix of this one)
+    is asked again for the whole file."""
+    if not have:
+        return urllib.request.urlopen(urllib.request.Request(url), timeout=TIMEOUT)
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers={"Range": f"bytes={have}-"}), timeout=TIMEOUT)
+    except urllib.error.HTTPError as e:
+        if e.code != 416:
+            raise
+        return urllib.request.urlopen(urllib.request.Request(url), timeout=TIMEOUT)
 
 
 def extract(archive: Path, dest: Path, pattern: str) -> list[Path]:
@@ -122,8 +147,8 @@ def main(doc: str, sets: dict[str, Dataset], argv: list[str] | None = None) -> i
             ds.fetch(dest)
         except DownloadError as e:
             again = " ".join([sys.argv[0], *(["--set", args.set] if len(names) > 1 else []), "--verify", str(dest)])
-            print(f"download failed: {e}\nDownload it yourself (browser, curl), put the images flat in {dest} "
-                  f"and run: python {again}", file=sys.stderr)  # fmt: skip
+            print(f"download failed: {e}\nRun the same command again to resume it, or download it yourself "
+                  f"(browser, curl), put the images flat in {dest} and run: python {again}", file=sys.stderr)  # fmt: skip
             return 1
     problems = ds.check(dest) if dest.is_dir() else ["no such folder"]
     print(f"{dest}: " + (f"{ds.what} verified" if not problems else "FAILED: " + "; ".join(problems)))

@@ -116,10 +116,10 @@ def test_clic_pattern_flattens_the_valid_folder(tmp_path):
 class Response(io.BytesIO):
     """What ``urlopen`` returns: a readable body with headers; ``fail`` raises after the body."""
 
-    def __init__(self, body: bytes, length: int | None = None, fail: Exception | None = None):
+    def __init__(self, body: bytes, length: int | None = None, fail: Exception | None = None, status: int = 200):
         super().__init__(body)
         self.headers = {"Content-Length": str(len(body) if length is None else length)}
-        self.fail = fail
+        self.fail, self.status = fail, status
 
     def read(self, n: int = -1) -> bytes:
         chunk = super().read(n)
@@ -129,13 +129,16 @@ class Response(io.BytesIO):
 
 
 def serve(monkeypatch, respond) -> list[str]:
-    """Replace the network: ``urlopen(url)`` returns ``respond(url)``; the URLs asked for."""
+    """Replace the network: ``urlopen(request)`` returns ``respond(url)`` (or, if it takes two
+    arguments, ``respond(url, range_header)``); the URLs asked for."""
     seen = []
 
-    def urlopen(url, timeout):
+    def urlopen(request, timeout):
         assert timeout == _fetch.TIMEOUT  # a stalled connection fails instead of hanging
-        seen.append(url)
-        return respond(url)
+        seen.append(request.full_url)
+        if respond.__code__.co_argcount == 2:
+            return respond(request.full_url, request.get_header("Range"))
+        return respond(request.full_url)
 
     monkeypatch.setattr(urllib.request, "urlopen", urlopen)
     return seen
@@ -165,13 +168,49 @@ def offline(url):
     ],
     ids=["offline", "short", "cut-chunked", "stalled"],
 )
-def test_a_failed_download_names_the_url_and_the_way_out_and_leaves_nothing(tmp_path, monkeypatch, capsys, respond, why):
+def test_a_failed_download_names_the_url_and_the_ways_out_and_keeps_only_what_arrived(tmp_path, monkeypatch, capsys, respond, why):
     serve(monkeypatch, respond)
     assert _fetch.main("doc", download_clic.SETS, ["--set", "mobile", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert download_clic.SETS["mobile"].url in err and why in err
-    assert f"--set mobile --verify {tmp_path}" in err  # the advice checks the set that was asked for
-    assert list(tmp_path.iterdir()) == []
+    assert "again to resume" in err and f"--set mobile --verify {tmp_path}" in err  # the set that was asked for
+    arrived = [] if respond is offline else [(".download.zip.part", b"PK" * 10)]
+    assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == arrived
+
+
+BODY = bytes(range(256)) * 4
+
+
+def test_a_second_run_resumes_a_cut_download_after_the_bytes_it_kept(tmp_path, monkeypatch):
+    ranges = []
+
+    def respond(url, range_header):
+        ranges.append(range_header)
+        if range_header is None:
+            return Response(BODY[:300], length=len(BODY))
+        start = int(range_header.removeprefix("bytes=").removesuffix("-"))
+        return Response(BODY[start:], status=206)
+
+    serve(monkeypatch, respond)
+    with pytest.raises(_fetch.DownloadError, match="after 300 of 1024 bytes"):
+        _fetch.download("https://x/f", tmp_path / "f")
+    _fetch.download("https://x/f", tmp_path / "f")
+    assert ranges == [None, "bytes=300-"]
+    assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("f", BODY)]
+
+
+@pytest.mark.parametrize("answer", [lambda url, r: Response(BODY), "416"], ids=["range-ignored", "range-refused"])
+def test_a_server_that_cannot_resume_sends_the_whole_file_again(tmp_path, monkeypatch, answer):
+    (tmp_path / "f.part").write_bytes(b"stale bytes")
+
+    def respond(url, range_header):
+        if answer == "416" and range_header:
+            raise urllib.error.HTTPError(url, 416, "Range Not Satisfiable", {}, None)
+        return Response(BODY) if answer == "416" else answer(url, range_header)
+
+    serve(monkeypatch, respond)
+    _fetch.download("https://x/f", tmp_path / "f")
+    assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("f", BODY)]
 
 
 def test_a_web_page_instead_of_the_zip_is_reported_and_removed(tmp_path, monkeypatch, capsys):
