@@ -175,6 +175,25 @@ def validation_lmbdas(cfg: TrainConfig) -> list[float]:
     return np.geomspace(cfg.lmbda_min, cfg.lmbda_max, VAL_POINTS).tolist()
 
 
+@torch.no_grad()
+def evaluate(model: ScaleHyperprior, images: list[Tensor], lmbdas: list[float],
+             weigh: LossWeights | None = None) -> list[dict[str, float]]:  # fmt: skip
+    """Mean loss, bpp and PSNR of ``model`` (as it is: eval mode codes rounded latents) on
+    uint8 (3, H, W) ``images``, one row per λ."""
+    device = next(model.parameters()).device
+    rows = []
+    for lm in lmbdas:
+        sums = np.zeros(3)
+        for im in images:
+            x = im[None].to(device).float().div_(255.0)
+            lmbda = torch.tensor([lm], device=device)
+            terms = rd_loss(model(x, lmbda), x, lmbda, weigh)
+            sums += [float(terms[k]) for k in ("loss", "bpp", "mse")]
+        loss, bpp, mse = sums / max(1, len(images))
+        rows.append({"lmbda": lm, "loss": loss, "bpp": bpp, "psnr": mse_to_psnr(mse)})
+    return rows
+
+
 class Objective(nn.Module):
     """Model and loss in one forward pass, so that DDP sees every gradient (aux included)."""
 
@@ -366,23 +385,13 @@ class Trainer:
         self.step += 1
         return {k: float(v.detach()) for k, v in terms.items()}
 
-    @torch.no_grad()
     def validate(self) -> list[dict[str, float]]:
         """Loss, bpp and PSNR (rounded latents) on the held-out crops at the validation λs."""
-        rows = []
         self.model.eval()
-        for lm in validation_lmbdas(self.cfg):
-            sums = np.zeros(3)
-            for im in self.val_images:
-                x = im[None].to(self.device).float().div_(255.0)
-                lmbda = torch.tensor([lm], device=self.device)
-                terms = rd_loss(self.model(x, lmbda), x, lmbda, self.weigh)
-                sums += [float(terms[k]) for k in ("loss", "bpp", "mse")]
-            loss, bpp, mse = sums / max(1, len(self.val_images))
-            rows.append({"step": self.step, "lmbda": lm, "loss": loss, "bpp": bpp, "psnr": mse_to_psnr(mse)}
-                        | ({"weights": self.weigh.as_dict()} if self.weigh is not None else {}))  # fmt: skip
+        rows = evaluate(self.model, self.val_images, validation_lmbdas(self.cfg), self.weigh)
         self.model.train()
-        return rows
+        extra = {"weights": self.weigh.as_dict()} if self.weigh is not None else {}
+        return [{"step": self.step} | row | extra for row in rows]
 
     def _log_validation(self, bar: tqdm) -> None:
         rows = self.validate()
