@@ -1,6 +1,6 @@
 """Re-draw a model's silent hidden channels without changing what it computes.
 
-    python benchmarks/revive.py MODEL OUT [--images DIR] [--seed 0]
+    python benchmarks/revive.py MODEL OUT [--images DIR] [--seed 0] [--latents [--scale 0.5]]
 
 A hidden channel is silent when ``channel_use.py`` finds it so (RMS under 1 % of its layer's
 strongest at λ_min, the middle and λ_max, on central 256² crops of every 20th training photo).
@@ -10,6 +10,12 @@ coefficients go back to the identity, its GDN entries to a fresh GDN's, and the 
 gets zero weights for it: the model's output is unchanged, but training now has a gradient
 that can put those channels to use. ŷ and ẑ channels are left as they are. Writes a float32
 model file and prints its identifier.
+
+``--latents`` revives ŷ's silent channels instead (``revive_latents``): g_a gives them random
+signal whose RMS rises from 0 at λ_min to ``--scale`` at λ_max (linearly in normalised log λ,
+through g_a's last FiLM), h_s gives them that same scale as their Gaussian's σ, and h_a and
+g_s read them with zero weights. The image and the other channels' rates are unchanged; the
+revived channels cost bits (most at λ_max) until training either uses or silences them.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from compressai.layers import GDN
+from yotocodec.model import GDN
 from torch import nn
 
 from channel_use import rms_by_lmbda, silent, training_crops
@@ -71,16 +77,65 @@ def revive(model, dead: dict[str, torch.Tensor]) -> dict[str, int]:
     return counts
 
 
+LATENT_SCALE = 0.5
+"""RMS of a revived ŷ channel at λ_max (and its σ there): about a third of its elements round
+to ±1, so the weights reading it get a gradient from the first step."""
+
+
+@torch.no_grad()
+def revive_latents(model, idx: torch.Tensor, crops: list[torch.Tensor], scale: float = LATENT_SCALE) -> None:
+    """Give the silent ŷ channels ``idx`` signal and matching scales (see the module docstring)."""
+    produce, gate = model.g_a[-2], model.g_a[-1]
+    produce.weight[idx] = torch.randn_like(produce.weight[idx])
+    produce.bias[idx] = 0
+    _fit_film(gate, idx, sigma=lambda t: (t + 1) / 2, mu=lambda t: 0 * t)
+    t_max = model.condition(torch.tensor([model.config.lmbda_max]))
+    rms = torch.stack([model.g_a(x, t_max)[0, idx].pow(2).mean((1, 2)) for x in crops]).mean(0).sqrt()
+    produce.weight[idx] *= (scale / rms).reshape(-1, 1, 1, 1)
+    scales = model.h_s[-3]
+    scales.weight[idx] = 0
+    scales.bias[idx] = 0
+    _fit_film(model.h_s[-2], idx, sigma=lambda t: 1 + 0 * t, mu=lambda t: scale * (t + 1) / 2)
+    model.h_a[0].weight[:, idx] = 0
+    model.g_s[0].weight[idx] = 0
+
+
+def _fit_film(film, idx: torch.Tensor, sigma, mu) -> None:
+    """Set the output rows of ``film``'s MLP for channels ``idx`` so that its σ(t) and μ(t) are
+    ``sigma`` and ``mu`` of the normalised log λ t ∈ [-1, 1] (least squares over its hidden
+    ReLU features; refused if the fit is off by more than 1e-3)."""
+    t = torch.linspace(-1, 1, 201).reshape(-1, 1)
+    hidden = film.mlp[1](film.mlp[0](t))
+    features = torch.cat([hidden, torch.ones_like(t)], 1)
+    target = torch.cat([sigma(t) - 1, mu(t)], 1)
+    solution = torch.linalg.lstsq(features.double(), target.double()).solution.float()
+    error = float((features @ solution - target).abs().max())
+    if error > 1e-3:
+        raise ValueError(f"FiLM cannot express the revival's ramp (off by {error:.2g})")
+    out, channels = film.mlp[2], film.mlp[2].out_features // 2
+    for col, rows in enumerate((idx, idx + channels)):
+        out.weight[rows] = solution[:-1, col]
+        out.bias[rows] = solution[-1, col]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model")
     p.add_argument("out")
     p.add_argument("--images", default=str(TRAIN), help="training photos (never Kodak)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latents", action="store_true", help="revive ŷ's silent channels instead of the hidden ones")
+    p.add_argument("--scale", type=float, default=LATENT_SCALE, help="--latents: their RMS and σ at λ_max")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     model = load_model(args.model).float().eval()
-    counts = revive(model, silent_channels(model, training_crops(args.images, 6)))
+    crops = training_crops(args.images, 6)
+    dead = silent_channels(model, crops)
+    if args.latents:
+        revive_latents(model, dead["g_s.0"], crops, args.scale)
+        counts = {"ŷ": dead["g_s.0"].numel()}
+    else:
+        counts = revive(model, dead)
     print(", ".join(f"{name} {n}" for name, n in counts.items()))
     print(f"revived {sum(counts.values())} channels; {save_model(model, args.out).hex()}")
 

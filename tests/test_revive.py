@@ -46,3 +46,31 @@ def test_revived_channels_carry_signal_and_the_output_is_unchanged(tiny, widened
     torch.testing.assert_close(after["x_hat"], before["x_hat"], atol=1e-6, rtol=0)
     for k in before["likelihoods"]:
         torch.testing.assert_close(after["likelihoods"][k], before["likelihoods"][k], atol=1e-6, rtol=1e-5)
+
+
+def test_revived_latents_carry_a_ramp_of_signal_and_change_neither_image_nor_other_rates(tiny):
+    wide = ScaleHyperprior(dataclasses.replace(tiny.config, M=tiny.config.M + 8)).eval()
+    widen(tiny, wide)
+    m = tiny.config.M
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    dead = torch.arange(m, m + 8)  # the channels widening added: silent
+    assert set(dead.tolist()) <= set(revive.silent_channels(wide, [x])["g_s.0"].tolist())
+    lo, hi = (torch.tensor([v]) for v in (wide.config.lmbda_min, wide.config.lmbda_max))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        scales = wide.h_s[-3]  # what makes the silent channels' σ: random, as a trained model's may be
+        scales.weight[dead], scales.bias[dead] = torch.randn_like(scales.weight[dead]), torch.randn(len(dead))
+        z = lambda t: wide.h_a(wide.g_a(x, wide.condition(t)).abs(), wide.condition(t))  # noqa: E731
+        before = [wide(x, lmbda) | {"z": z(lmbda)} for lmbda in (lo, hi)]
+    revive.revive_latents(wide, dead, [x], scale=0.5)
+    with torch.no_grad():
+        after = [wide(x, lmbda) | {"z": z(lmbda)} for lmbda in (lo, hi)]
+        y_hi, y_lo = (wide.g_a(x, wide.condition(lmbda))[0, m:] for lmbda in (hi, lo))
+        sigma_hi = wide.h_s(torch.round(wide.h_a(wide.g_a(x, wide.condition(hi)).abs(), wide.condition(hi))), wide.condition(hi))
+    assert y_hi.pow(2).mean().sqrt() == pytest.approx(0.5, rel=1e-3) and y_lo.abs().max() < 1e-3
+    assert sigma_hi[0, m:].flatten().tolist() == pytest.approx([0.5] * sigma_hi[0, m:].numel(), abs=1e-3)
+    for b, a in zip(before, after):
+        torch.testing.assert_close(a["x_hat"], b["x_hat"], atol=1e-6, rtol=0)
+        torch.testing.assert_close(a["z"], b["z"], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(a["likelihoods"]["y"][:, :m], b["likelihoods"]["y"][:, :m], atol=1e-6, rtol=1e-5)
+    assert after[1]["likelihoods"]["y"][:, m:].log().sum() < before[1]["likelihoods"]["y"][:, m:].log().sum() - 1
