@@ -23,11 +23,11 @@ from __future__ import annotations
 import argparse
 
 import torch
-from yotocodec.model import GDN
 from torch import nn
 
 from channel_use import rms_by_lmbda, silent, training_crops
 from synthesis_ceiling import TRAIN
+from yotocodec.model import GDN
 from yotocodec.modelfile import load_model, save_model
 
 
