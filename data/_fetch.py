@@ -33,6 +33,10 @@ def download(url: str, target: Path) -> None:
     try:
         response = _open(url, have)
         resumed = response.status == 206
+        if resumed and not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
+            response.close()
+            part.unlink()
+            raise DownloadError(f"{url}: the server resumed at another offset than {have}; removed the partial file")
         done = have if resumed else 0
         length = int(response.headers.get("Content-Length") or 0)
         total = done + length if length else 0

@@ -116,9 +116,10 @@ def test_clic_pattern_flattens_the_valid_folder(tmp_path):
 class Response(io.BytesIO):
     """What ``urlopen`` returns: a readable body with headers; ``fail`` raises after the body."""
 
-    def __init__(self, body: bytes, length: int | None = None, fail: Exception | None = None, status: int = 200):
+    def __init__(self, body: bytes, length: int | None = None, fail: Exception | None = None, status: int = 200,
+                 headers: dict[str, str] | None = None):  # fmt: skip
         super().__init__(body)
-        self.headers = {"Content-Length": str(len(body) if length is None else length)}
+        self.headers = {"Content-Length": str(len(body) if length is None else length)} | (headers or {})
         self.fail, self.status = fail, status
 
     def read(self, n: int = -1) -> bytes:
@@ -189,7 +190,7 @@ def test_a_second_run_resumes_a_cut_download_after_the_bytes_it_kept(tmp_path, m
         if range_header is None:
             return Response(BODY[:300], length=len(BODY))
         start = int(range_header.removeprefix("bytes=").removesuffix("-"))
-        return Response(BODY[start:], status=206)
+        return Response(BODY[start:], status=206, headers={"Content-Range": f"bytes {start}-1023/1024"})
 
     serve(monkeypatch, respond)
     with pytest.raises(_fetch.DownloadError, match="after 300 of 1024 bytes"):
@@ -197,6 +198,14 @@ def test_a_second_run_resumes_a_cut_download_after_the_bytes_it_kept(tmp_path, m
     _fetch.download("https://x/f", tmp_path / "f")
     assert ranges == [None, "bytes=300-"]
     assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("f", BODY)]
+
+
+def test_a_resumption_at_another_offset_is_refused_and_the_partial_file_dropped(tmp_path, monkeypatch):
+    (tmp_path / "f.part").write_bytes(BODY[:300])
+    serve(monkeypatch, lambda url, r: Response(BODY[200:], status=206, headers={"Content-Range": "bytes 200-1023/1024"}))
+    with pytest.raises(_fetch.DownloadError, match="another offset than 300"):
+        _fetch.download("https://x/f", tmp_path / "f")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("answer", [lambda url, r: Response(BODY), "416"], ids=["range-ignored", "range-refused"])
