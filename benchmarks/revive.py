@@ -13,9 +13,12 @@ model file and prints its identifier.
 
 ``--latents`` revives ŷ's silent channels instead (``revive_latents``): g_a gives them random
 signal whose RMS rises from 0 at λ_min to ``--scale`` at λ_max (linearly in normalised log λ,
-through g_a's last FiLM), h_s gives them that same scale as their Gaussian's σ, and h_a and
-g_s read them with zero weights. The image and the other channels' rates are unchanged; the
-revived channels cost bits (most at λ_max) until training either uses or silences them.
+through g_a's last FiLM), h_s gives them that same scale as their Gaussian's σ, h_a reads them
+with zero weights and g_s with zero weights too, or with small random ones (``--read``, relative
+to the live channels' std). The other channels' rates are unchanged, and with zero weights the
+image too; the revived channels cost bits (most at λ_max) until training either uses or
+silences them. With zero weights 300 CPU steps silenced them again (see README): distortion
+sends them no gradient until g_s has learned to read them.
 """
 
 from __future__ import annotations
@@ -83,8 +86,11 @@ to ±1, so the weights reading it get a gradient from the first step."""
 
 
 @torch.no_grad()
-def revive_latents(model, idx: torch.Tensor, crops: list[torch.Tensor], scale: float = LATENT_SCALE) -> None:
-    """Give the silent ŷ channels ``idx`` signal and matching scales (see the module docstring)."""
+def revive_latents(model, idx: torch.Tensor, crops: list[torch.Tensor], scale: float = LATENT_SCALE,
+                   read: float = 0.0) -> None:  # fmt: skip
+    """Give the silent ŷ channels ``idx`` signal and matching scales (see the module docstring);
+    g_s reads them with random weights ``read`` times as large (std) as the live channels', or
+    zero weights (``read`` 0: the image stays as it was)."""
     produce, gate = model.g_a[-2], model.g_a[-1]
     produce.weight[idx] = torch.randn_like(produce.weight[idx])
     produce.bias[idx] = 0
@@ -97,7 +103,10 @@ def revive_latents(model, idx: torch.Tensor, crops: list[torch.Tensor], scale: f
     scales.bias[idx] = 0
     _fit_film(model.h_s[-2], idx, sigma=lambda t: 1 + 0 * t, mu=lambda t: scale * (t + 1) / 2)
     model.h_a[0].weight[:, idx] = 0
-    model.g_s[0].weight[idx] = 0
+    reads = model.g_s[0].weight
+    live = torch.ones(reads.shape[0], dtype=torch.bool)
+    live[idx] = False
+    reads[idx] = torch.randn_like(reads[idx]) * read * reads[live].std()
 
 
 def _fit_film(film, idx: torch.Tensor, sigma, mu) -> None:
@@ -126,13 +135,15 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latents", action="store_true", help="revive ŷ's silent channels instead of the hidden ones")
     p.add_argument("--scale", type=float, default=LATENT_SCALE, help="--latents: their RMS and σ at λ_max")
+    p.add_argument("--read", type=float, default=0.0,
+                   help="--latents: std of g_s's weights reading them, relative to the live channels' (0: zero)")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     model = load_model(args.model).float().eval()
     crops = training_crops(args.images, 6)
     dead = silent_channels(model, crops)
     if args.latents:
-        revive_latents(model, dead["g_s.0"], crops, args.scale)
+        revive_latents(model, dead["g_s.0"], crops, args.scale, args.read)
         counts = {"ŷ": dead["g_s.0"].numel()}
     else:
         counts = revive(model, dead)

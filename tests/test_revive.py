@@ -74,3 +74,14 @@ def test_revived_latents_carry_a_ramp_of_signal_and_change_neither_image_nor_oth
         torch.testing.assert_close(a["z"], b["z"], atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(a["likelihoods"]["y"][:, :m], b["likelihoods"]["y"][:, :m], atol=1e-6, rtol=1e-5)
     assert after[1]["likelihoods"]["y"][:, m:].log().sum() < before[1]["likelihoods"]["y"][:, m:].log().sum() - 1
+
+
+def test_revived_latents_may_be_read_by_g_s_with_small_random_weights(tiny):
+    wide = ScaleHyperprior(dataclasses.replace(tiny.config, M=tiny.config.M + 8)).eval()
+    widen(tiny, wide)
+    m, x = tiny.config.M, torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    live_std = wide.g_s[0].weight[:m].detach().std()
+    torch.manual_seed(0)
+    revive.revive_latents(wide, torch.arange(m, m + 8), [x], scale=0.5, read=0.3)
+    assert float(wide.g_s[0].weight[m:].detach().std() / live_std) == pytest.approx(0.3, rel=0.1)
+    assert torch.equal(wide.h_a[0].weight[:, m:], torch.zeros_like(wide.h_a[0].weight[:, m:]))
