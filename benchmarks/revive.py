@@ -1,6 +1,6 @@
 """Re-draw a model's silent hidden channels without changing what it computes.
 
-    python benchmarks/revive.py MODEL OUT [--images DIR] [--seed 0] [--latents [--scale 0.5]]
+    python benchmarks/revive.py MODEL OUT [--images DIR] [--seed 0] [--latents [--scale 0.5] [--read 0]]
 
 A hidden channel is silent when ``channel_use.py`` finds it so (RMS under 1 % of its layer's
 strongest at λ_min, the middle and λ_max, on central 256² crops of every 20th training photo).
@@ -62,9 +62,7 @@ def revive(model, dead: dict[str, torch.Tensor]) -> dict[str, int]:
             if not idx.numel():
                 continue
             w = _outputs(seq[made])
-            live = torch.ones(w.shape[0], dtype=torch.bool)
-            live[idx] = False
-            w[idx] = torch.randn_like(w[idx]) * w[live].std()
+            w[idx] = torch.randn_like(w[idx]) * w[_others(w.shape[0], idx)].std()
             seq[made].bias[idx] = 0
             film = seq[made + 1].mlp[2]
             for rows in (idx, idx + w.shape[0]):
@@ -104,9 +102,14 @@ def revive_latents(model, idx: torch.Tensor, crops: list[torch.Tensor], scale: f
     _fit_film(model.h_s[-2], idx, sigma=lambda t: 1 + 0 * t, mu=lambda t: scale * (t + 1) / 2)
     model.h_a[0].weight[:, idx] = 0
     reads = model.g_s[0].weight
-    live = torch.ones(reads.shape[0], dtype=torch.bool)
-    live[idx] = False
-    reads[idx] = torch.randn_like(reads[idx]) * read * reads[live].std()
+    reads[idx] = torch.randn_like(reads[idx]) * read * reads[_others(reads.shape[0], idx)].std() if read else 0
+
+
+def _others(n: int, idx: torch.Tensor) -> torch.Tensor:
+    """A mask of the ``n`` channels that are not in ``idx``."""
+    keep = torch.ones(n, dtype=torch.bool)
+    keep[idx] = False
+    return keep
 
 
 def _fit_film(film, idx: torch.Tensor, sigma, mu) -> None:
