@@ -22,10 +22,7 @@ import torch
 from torch import nn
 
 from rd import ROOT
-from synthesis_ceiling import TRAIN
-from yotocodec.codec import to_tensor
-from yotocodec.data import center_crop, list_images
-from yotocodec.files import read_image
+from synthesis_ceiling import TRAIN, training_crops
 from yotocodec.modelfile import load_model, model_id
 
 SILENT = 0.01
@@ -55,11 +52,6 @@ def channel_rms(model, crops: list[torch.Tensor], lmbda: float) -> dict[str, tor
     for hook in hooks:
         hook.remove()
     return {name: (s / len(crops)).sqrt() for name, s in sums.items()}
-
-
-def training_crops(folder, count: int) -> list[torch.Tensor]:
-    """Central 256² crops of every 20th photo in ``folder``, at most ``count``."""
-    return [center_crop(to_tensor(read_image(f))[0], 256)[None] for f in list_images(folder)[::20][:count]]
 
 
 def rms_by_lmbda(model, crops: list[torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -44,11 +44,11 @@ def losses(path: str, crops: list[torch.Tensor]) -> list[float]:
 def table(rows: dict[str, dict[str, list[float]]]) -> str:
     """Markdown: per crop set and model, the losses and their change against the first model."""
     lines = ["| crops | model | loss at the 5 validation λ | change vs the first |", "|---|---|---|---|"]
-    for name in next(iter(rows.values())):
-        first = next(iter(rows.values()))[name]
+    first = next(iter(rows.values()))
+    for name in first:
         for path, by_set in rows.items():
             row = by_set[name]
-            change = " ".join(f"{100 * (b / a - 1):+.1f}%" for a, b in zip(first, row))
+            change = " ".join(f"{100 * (b / a - 1):+.1f}%" for a, b in zip(first[name], row))
             lines.append(f"| {name} | {path} | {' '.join(f'{v:.4f}' for v in row)} | {change} |")
     return "\n".join(lines)
 

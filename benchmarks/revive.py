@@ -28,8 +28,8 @@ import argparse
 import torch
 from torch import nn
 
-from channel_use import rms_by_lmbda, silent, training_crops
-from synthesis_ceiling import TRAIN
+from channel_use import rms_by_lmbda, silent
+from synthesis_ceiling import TRAIN, training_crops
 from yotocodec.model import GDN
 from yotocodec.modelfile import load_model, save_model
 

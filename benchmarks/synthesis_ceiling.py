@@ -33,6 +33,11 @@ from yotocodec.modelfile import load_model, model_id
 TRAIN = ROOT.parent / "shared" / "data" / "train"
 
 
+def training_crops(folder, count: int) -> list[torch.Tensor]:
+    """Central 256² crops of every 20th photo in ``folder``, at most ``count``."""
+    return [center_crop(to_tensor(read_image(f))[0], 256)[None] for f in list_images(folder)[::20][:count]]
+
+
 def ceiling(model, x: torch.Tensor, steps: int, keep: torch.Tensor | None = None) -> tuple[float, float, float]:
     """PSNR of g_s(round(y)), g_s(y) and g_s(y*) at λ_max for image ``x`` (1, 3, H, W); with
     ``keep`` (1, M, 1, 1, ones and zeros) only the ŷ channels it keeps."""
@@ -70,7 +75,7 @@ def main() -> None:
     p.add_argument("--channels", type=lambda v: [int(k) for k in v.split(",")], default=[],
                    help="also with only the K strongest ŷ channels, for each K in this list")
     args = p.parse_args()
-    crops = [center_crop(to_tensor(read_image(f))[0], 256)[None] for f in list_images(TRAIN)[::20][: args.images]]
+    crops = training_crops(TRAIN, args.images)
     lines = [f"g_s's ceiling at λ_max on {len(crops)} central 256² crops of training photos (every 20th); "
              f"mean PSNR (dB); y* = y optimised for MSE alone, {args.steps} Adam steps.", "",
              "| model | N, M | ŷ channels | g_s(round(y)) | g_s(y) | g_s(y*) |", "|---|---|---|---|---|---|"]  # fmt: skip
