@@ -85,3 +85,19 @@ def test_revived_latents_may_be_read_by_g_s_with_small_random_weights(tiny):
     revive.revive_latents(wide, torch.arange(m, m + 8), [x], scale=0.5, read=0.3)
     assert float(wide.g_s[0].weight[m:].detach().std() / live_std) == pytest.approx(0.3, rel=0.1)
     assert torch.equal(wide.h_a[0].weight[:, m:], torch.zeros_like(wide.h_a[0].weight[:, m:]))
+
+
+def test_revived_latents_ramp_as_the_power_asks_with_small_film_weights(tiny):
+    torch.manual_seed(0)  # the FiLM width of a real model: a cubic needs more than tiny's 8 ReLU kinks
+    wide = ScaleHyperprior(dataclasses.replace(tiny.config, M=tiny.config.M + 8, film_hidden=128)).eval()
+    m, x = tiny.config.M, torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    revive.revive_latents(wide, torch.arange(m, m + 8), [x], scale=2.0, power=3)
+    t = torch.tensor([[-1.0], [0.0], [1.0]])
+    with torch.no_grad():
+        gate, _ = wide.g_a[-1].coefficients(t)
+        _, sigma = wide.h_s[-2].coefficients(t)
+    ramp = torch.tensor([0.0, 0.125, 1.0]).reshape(3, 1)
+    torch.testing.assert_close(gate[:, m:, 0, 0], ramp.expand(3, 8), atol=0.01, rtol=0)
+    torch.testing.assert_close(sigma[:, m:, 0, 0], 2 * ramp.expand(3, 8), atol=0.02, rtol=0)
+    for film in (wide.g_a[-1], wide.h_s[-2]):
+        assert film.mlp[2].weight.abs().max() < 1  # a plain least-squares fit had weights near 2e4
