@@ -22,7 +22,7 @@ import torch
 
 from rd import PointCache, bd_rate, plot
 from yoto_vs_fixed import base_config, evaluate, experiment_parser, train
-from yotocodec.conditioning import LMBDA_MAX, LMBDA_MIN
+from yotocodec.lmbda import LMBDA_MAX, LMBDA_MIN
 from yotocodec.data import center_crop, list_images, load_images, split_holdout
 from yotocodec.files import read_image
 from yotocodec.losses import rd_loss

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from yotocodec import codec, refine
 from yotocodec.bitstream import VERSION
-from yotocodec.conditioning import LMBDA_MAX, LMBDA_MIN
+from yotocodec.lmbda import LMBDA_MAX, LMBDA_MIN
 from yotocodec.data import list_images
 from yotocodec.files import read_image
 from yotocodec.losses import ms_ssim_per_sample

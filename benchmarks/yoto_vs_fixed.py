@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rd import ROOT, PointCache, bd_rate, curve, pareto, plot, yotocodec_codec
-from yotocodec.conditioning import LMBDA_MAX, LMBDA_MIN
+from yotocodec.lmbda import LMBDA_MAX, LMBDA_MIN
 from yotocodec.data import list_images
 from yotocodec.files import read_image
 from yotocodec.train import TrainConfig, Trainer

@@ -10,7 +10,7 @@ import importlib
 
 from . import pillow  # noqa: F401  (registers .yoto with Pillow)
 from .bitstream import BitstreamError, YotoError, inspect
-from .conditioning import LMBDA_MAX, LMBDA_MIN
+from .lmbda import LMBDA_MAX, LMBDA_MIN
 
 _LAZY = {"encode": "ratecontrol", "TargetError": "ratecontrol", "TargetWarning": "ratecontrol",
          "decode": "codec", "load": "codec"}  # fmt: skip

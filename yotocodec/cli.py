@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
-from .conditioning import LMBDA_MAX, LMBDA_MIN
+from .lmbda import LMBDA_MAX, LMBDA_MIN
 
 
 def _train(args: argparse.Namespace) -> int:

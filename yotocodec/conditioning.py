@@ -1,4 +1,4 @@
-"""λ conditioning (YOTO, Dosovitskiy & Djolonga 2020): the λ range, its normalisation, FiLM.
+"""λ conditioning (YOTO, Dosovitskiy & Djolonga 2020): log-λ normalisation and FiLM.
 
 Every conv layer of the codec is followed by a FiLM layer ``f' = σ(λ)·f + μ(λ)`` whose
 per-channel σ, μ come from a one-hidden-layer MLP fed with the normalised log λ.
@@ -11,10 +11,6 @@ import math
 import torch
 from torch import Tensor, nn
 
-LMBDA_MIN = 1.2e-3
-"""Smallest trained rate–distortion trade-off (loss = λ·255²·MSE + bpp)."""
-LMBDA_MAX = 2.6e-1
-"""Largest trained rate–distortion trade-off."""
 
 
 def normalize_log_lmbda(lmbda: Tensor, lmbda_min: float, lmbda_max: float) -> Tensor:

@@ -28,7 +28,8 @@ with warnings.catch_warnings():  # compressai scripts modules at import with a d
     from compressai.layers import GDN
     from compressai.models.utils import conv, deconv
 
-from .conditioning import LMBDA_MAX, LMBDA_MIN, FiLM, ConditionedSequential, normalize_log_lmbda
+from .conditioning import ConditionedSequential, FiLM, normalize_log_lmbda
+from .lmbda import LMBDA_MAX, LMBDA_MIN
 
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 160
 """The fixed table of Gaussian scales σ that the entropy coder uses (log-spaced)."""

@@ -31,7 +31,7 @@ from PIL import Image
 
 from . import codec, deterministic, entropy
 from .bitstream import YotoError
-from .conditioning import LMBDA_MAX, LMBDA_MIN
+from .lmbda import LMBDA_MAX, LMBDA_MIN
 from .files import source_mode
 from .metrics import psnr as psnr_db
 from .model import ScaleHyperprior

@@ -51,7 +51,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from .conditioning import LMBDA_MAX, LMBDA_MIN
+from .lmbda import LMBDA_MAX, LMBDA_MIN
 from .data import StepBatches, center_crop, list_images, load_images, split_holdout, step_seed
 from .losses import DISTORTIONS, rd_loss
 from .lossweights import LossWeights
