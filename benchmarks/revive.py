@@ -30,7 +30,7 @@ from torch import nn
 
 from channel_use import rms_by_lmbda, silent
 from synthesis_ceiling import TRAIN, training_crops
-from yotocodec.model import GDN
+from yotocodec.model import GDN, output_dim
 from yotocodec.modelfile import load_model, save_model
 
 
@@ -41,12 +41,12 @@ def silent_channels(model, crops: list[torch.Tensor]) -> dict[str, torch.Tensor]
 
 def _outputs(conv: nn.Module) -> torch.Tensor:
     """``conv``'s weight viewed with output channels first."""
-    return conv.weight.transpose(0, 1) if isinstance(conv, nn.ConvTranspose2d) else conv.weight
+    return conv.weight.transpose(0, output_dim(conv))
 
 
 def _inputs(conv: nn.Module) -> torch.Tensor:
     """``conv``'s weight viewed with input channels first."""
-    return conv.weight if isinstance(conv, nn.ConvTranspose2d) else conv.weight.transpose(0, 1)
+    return conv.weight.transpose(0, 1 - output_dim(conv))
 
 
 @torch.no_grad()

@@ -199,14 +199,20 @@ def widen(source: ScaleHyperprior, target: ScaleHyperprior) -> None:
                 _paste(half, wide_half)
             continue
         if isinstance(owner, (nn.Conv2d, nn.ConvTranspose2d)):
-            out_dim = 1 if isinstance(owner, nn.ConvTranspose2d) and p.dim() > 1 else 0
-            q.narrow(out_dim, p.shape[out_dim], q.shape[out_dim] - p.shape[out_dim]).zero_()
+            dim = output_dim(owner) if p.dim() > 1 else 0
+            q.narrow(dim, p.shape[dim], q.shape[dim] - p.shape[dim]).zero_()
         _paste(p, q)
     added = target.config.N - source.config.N
     if added:  # the added z channels' priors: narrow, not CompressAI's wide default
         narrow = EntropyBottleneck(added, init_scale=ADDED_Z_PRIOR_SCALE)
         for name, p in narrow.named_parameters():
             target.entropy_bottleneck.get_parameter(name)[-added:] = p
+
+
+def output_dim(conv: nn.Module) -> int:
+    """The dimension of ``conv``'s weight that indexes its output channels (1 for a transposed
+    convolution, 0 otherwise); the other of the first two indexes its inputs."""
+    return 1 if isinstance(conv, nn.ConvTranspose2d) else 0
 
 
 def _paste(small: Tensor, big: Tensor) -> None:
