@@ -15,10 +15,11 @@ model file and prints its identifier.
 signal whose RMS rises from 0 at λ_min to ``--scale`` at λ_max (as ((t + 1) / 2) ** ``--power``
 of the normalised log λ t ∈ [-1, 1], linearly by default, through g_a's last FiLM), h_s gives
 them that same scale as their Gaussian's σ, h_a reads them with zero weights and g_s with zero
-weights too, or with small random ones (``--read``, relative to the live channels' std). The other channels' rates are unchanged, and with zero weights the
-image too; the revived channels cost bits (most at λ_max) until training either uses or
-silences them. With zero weights 300 CPU steps silenced them again (see README): distortion
-sends them no gradient until g_s has learned to read them.
+weights too, or with small random ones (``--read``, relative to the live channels' std). The
+other channels' rates are unchanged, and with zero weights the image too; the revived channels
+cost bits (most at λ_max) until training either uses or silences them. With zero weights 300
+CPU steps silenced them again (see README): distortion sends them no gradient until g_s has
+learned to read them.
 """
 
 from __future__ import annotations
