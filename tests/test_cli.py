@@ -273,7 +273,7 @@ def test_other_runtime_errors_are_not_called_out_of_memory(encoded, tiny_model_p
 
 
 def test_help_version_info_and_the_package_import_leave_torch_and_compressai_unloaded(encoded):
-    """compressai's import takes seconds (torch_geometric), torch's about two; only the codec
+    """compressai's import takes seconds (torch_geometric), torch's more than one; only the codec
     and training need them."""
     check = ("import contextlib, io, sys, yotocodec; from yotocodec import cli\n"
              "with contextlib.redirect_stdout(io.StringIO()):\n"

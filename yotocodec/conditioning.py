@@ -12,7 +12,6 @@ import torch
 from torch import Tensor, nn
 
 
-
 def normalize_log_lmbda(lmbda: Tensor, lmbda_min: float, lmbda_max: float) -> Tensor:
     """Map λ ∈ [λ_min, λ_max] log-linearly onto [-1, 1]; returns shape (B, 1).
 
