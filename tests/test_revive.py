@@ -14,12 +14,24 @@ revive = pytest.importorskip("revive")
 channel_use = pytest.importorskip("channel_use")
 
 
+def _wider(tiny, **added):
+    """``tiny`` widened by ``added`` channels (e.g. N=8), which start silent."""
+    widths = {k: getattr(tiny.config, k) + n for k, n in added.items()}
+    wide = ScaleHyperprior(dataclasses.replace(tiny.config, **widths))
+    widen(tiny, wide)
+    return wide.eval()
+
+
 @pytest.fixture
 def widened(tiny):
     """``tiny`` with 8 more hidden channels (N), all silent."""
-    wide = ScaleHyperprior(dataclasses.replace(tiny.config, N=tiny.config.N + 8)).eval()
-    widen(tiny, wide)
-    return wide
+    return _wider(tiny, N=8)
+
+
+@pytest.fixture
+def widened_y(tiny):
+    """``tiny`` with 8 more ŷ channels (M), all silent."""
+    return _wider(tiny, M=8)
 
 
 def test_silent_channels_are_the_ones_widening_added(tiny, widened):
@@ -48,9 +60,8 @@ def test_revived_channels_carry_signal_and_the_output_is_unchanged(tiny, widened
         torch.testing.assert_close(after["likelihoods"][k], before["likelihoods"][k], atol=1e-6, rtol=1e-5)
 
 
-def test_revived_latents_carry_a_ramp_of_signal_and_change_neither_image_nor_other_rates(tiny):
-    wide = ScaleHyperprior(dataclasses.replace(tiny.config, M=tiny.config.M + 8)).eval()
-    widen(tiny, wide)
+def test_revived_latents_carry_a_ramp_of_signal_and_change_neither_image_nor_other_rates(tiny, widened_y):
+    wide = widened_y
     m = tiny.config.M
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     dead = torch.arange(m, m + 8)  # the channels widening added: silent
@@ -76,9 +87,8 @@ def test_revived_latents_carry_a_ramp_of_signal_and_change_neither_image_nor_oth
     assert after[1]["likelihoods"]["y"][:, m:].log().sum() < before[1]["likelihoods"]["y"][:, m:].log().sum() - 1
 
 
-def test_revived_latents_may_be_read_by_g_s_with_small_random_weights(tiny):
-    wide = ScaleHyperprior(dataclasses.replace(tiny.config, M=tiny.config.M + 8)).eval()
-    widen(tiny, wide)
+def test_revived_latents_may_be_read_by_g_s_with_small_random_weights(tiny, widened_y):
+    wide = widened_y
     m, x = tiny.config.M, torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     live_std = wide.g_s[0].weight[:m].detach().std()
     torch.manual_seed(0)
