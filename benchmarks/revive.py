@@ -31,8 +31,10 @@ from torch import nn
 
 from channel_use import rms_by_lmbda, silent
 from synthesis_ceiling import TRAIN, training_crops
-from yotocodec.model import GDN, output_dim
+from yotocodec.model import compressai_layers, output_dim
 from yotocodec.modelfile import load_model, save_model
+
+GDN = compressai_layers()[0]
 
 
 def silent_channels(model, crops: list[torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -131,7 +131,7 @@ def _operations(codec_name: str, model):
     """(encode, decode) of one codec, each a one-argument callable."""
     if codec_name == "yotocodec":
         return (lambda im: codec.encode(im, LMBDA, model)), (lambda data: codec.decode(data, model))
-    twin = compressai_twin(model)
+    twin = compressai_twin(model.network)
 
     def encode(image):
         with torch.inference_mode():

@@ -119,7 +119,7 @@ def test_lmbda_grid_round_trips_through_the_stored_float32():
 
 
 def test_activations_too_large_for_exact_float64_arithmetic_are_refused(tiny):
-    hs = deterministic.IntegerHyperSynthesis(tiny, 1000)
+    hs = deterministic.IntegerHyperSynthesis(codec.load(tiny), 1000)
     z_hat = torch.zeros(1, tiny.config.N, 2, 2)
     assert hs(z_hat).shape == (1, tiny.config.M, 8, 8)
     with pytest.raises(ValueError, match="too large for exact arithmetic"):

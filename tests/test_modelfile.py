@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from yotocodec.modelfile import load_model, model_id, save_model
+from yotocodec.modelfile import CodecModel, load_codec_model, load_model, model_id, save_model
 
 from conftest import tiny_model
 
@@ -14,6 +14,44 @@ def test_saved_model_loads_with_the_same_id(tmp_path):
     model = tiny_model()
     mid = save_model(model, tmp_path / "m.pt")
     assert model_id(load_model(tmp_path / "m.pt")) == mid
+
+
+@torch.no_grad()
+def test_the_codec_model_runs_the_network_it_names_without_compressai_layers(tmp_path):
+    """``CodecModel`` (GDN as stored parameters, the prior as its frozen tables) must compute
+    what the trainable network with compressai's GDN and EntropyBottleneck computes."""
+    model = tiny_model()
+    for gdn in (model.g_a[2], model.g_s[5]):  # below the reparametrisation's bound, as trained ones go
+        gdn.beta.data[0], gdn.gamma.data[0, 1:] = -1.0, -0.1
+    mid = save_model(model, tmp_path / "m.pt")
+    ours, net = load_codec_model(tmp_path / "m.pt"), load_model(tmp_path / "m.pt")
+    assert ours.id == model_id(ours) == model_id(net) == mid
+    assert not any(type(m).__module__.startswith("compressai") for m in ours.modules())
+    t = net.condition(torch.tensor([0.02]))
+    x = torch.rand(1, 3, 64, 64)
+    y = net.g_a(x, t)
+    assert torch.equal(ours.g_a(x, t), y) and torch.equal(ours.g_s(y, t), net.g_s(y, t))
+    z = net.h_a(y.abs(), t)
+    assert torch.equal(ours.h_a(y.abs(), t), z) and torch.equal(ours.h_s(z, t), net.h_s(z, t))
+    eb = net.entropy_bottleneck
+    assert torch.equal(ours.z_hat(ours.z_symbols(z)), eb.quantize(z, "dequantize", eb._get_medians()))
+
+
+def test_codec_model_of_a_network_shares_its_weights_and_id():
+    model = tiny_model()
+    model.update()
+    ours = CodecModel.of(model)
+    assert ours.network is model and ours.id == model_id(model)
+    assert ours.g_s[0].weight.data_ptr() == model.g_s[0].weight.data_ptr()
+
+
+def test_a_model_file_missing_weights_is_refused_by_name(tmp_path):
+    save_model(tiny_model(), tmp_path / "m.pt")
+    blob = torch.load(tmp_path / "m.pt", weights_only=True)
+    del blob["state_dict"]["g_s.2.beta"]
+    torch.save(blob, tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="not a complete yotocodec model file: .* lack g_s.2.beta"):
+        load_codec_model(tmp_path / "m.pt")
 
 
 def test_tampered_weights_are_detected(tmp_path):
@@ -73,3 +111,18 @@ def test_other_model_format_versions_are_refused(tmp_path):
     torch.save(blob | {"version": 2}, tmp_path / "m.pt")
     with pytest.raises(ValueError, match="model format version 2, expected 1"):
         load_model(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize("kernel_size, stride", [(5, 2), (3, 1)])
+def test_conv_helpers_have_compressai_geometry(kernel_size, stride):
+    """model.py writes compressai's two helpers out so that building a network needs no
+    compressai import; their layers must stay the ones compressai makes."""
+    from compressai.models import utils
+
+    from yotocodec import model
+
+    for ours, theirs in ((model.conv, utils.conv), (model.deconv, utils.deconv)):
+        a, b = ours(4, 6, kernel_size, stride), theirs(4, 6, kernel_size, stride)
+        assert type(a) is type(b) and a.weight.shape == b.weight.shape
+        geometry = ("stride", "padding", "output_padding", "dilation", "groups")
+        assert [getattr(a, g) for g in geometry] == [getattr(b, g) for g in geometry]

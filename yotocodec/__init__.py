@@ -14,7 +14,7 @@ from .lmbda import LMBDA_MAX, LMBDA_MIN
 
 _LAZY = {"encode": "ratecontrol", "TargetError": "ratecontrol", "TargetWarning": "ratecontrol",
          "decode": "codec", "load": "codec"}  # fmt: skip
-"""Imported on first use: the codec needs compressai, whose import takes seconds (``yoto --help``)."""
+"""Imported on first use: the codec needs torch, whose import takes seconds (``yoto --help``)."""
 
 __all__ = ["encode", "decode", "inspect", "load", "BitstreamError", "YotoError", "TargetError", "TargetWarning", "LMBDA_MIN", "LMBDA_MAX"]
 __version__ = "0.1.0"

@@ -240,7 +240,7 @@ def _parser(train_options: bool = True) -> argparse.ArgumentParser:
     info.add_argument("input", help=".yoto file ('-' = stdin)")
 
     tr = sub.add_parser("train", help="train a variable-rate model (checkpoints and resumes in --out)")
-    if train_options:  # TrainConfig's module imports compressai: seconds that other commands need not wait
+    if train_options:  # TrainConfig's module imports torch: seconds that other commands need not wait
         from .train import TrainConfig
 
         for f in fields(TrainConfig):

@@ -22,22 +22,27 @@ from .bitstream import FLAG_GRAY, BitstreamError, StreamInfo, inspect, pack, par
 from .files import as_rgb, source_mode, upright
 from .losses import bits_per_pixel
 from .model import ScaleHyperprior
-from .modelfile import load_model, model_id
+from .modelfile import CodecModel, load_codec_model
 
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "default.pt"
-_models: dict[Path, ScaleHyperprior] = {}
+_models: dict[Path, CodecModel] = {}
 _loading = threading.Lock()
+Model = CodecModel | ScaleHyperprior | str | Path | None
+"""What every function here takes as ``model``: a model file (default: the shipped model), or
+a network (a ``ScaleHyperprior`` should have had ``update()``)."""
 
 
-def load(path: str | Path | ScaleHyperprior | None = None) -> ScaleHyperprior:
-    """The model in ``path`` (default: the shipped model), loaded once per process (a model
-    given instead of a path is returned as it is)."""
-    if isinstance(path, ScaleHyperprior):
+def load(path: Model = None) -> CodecModel:
+    """The model in ``path`` (default: the shipped model) as the codec runs it, loaded once per
+    process; a network given instead of a path is used as it is."""
+    if isinstance(path, CodecModel):
         return path
+    if isinstance(path, ScaleHyperprior):
+        return CodecModel.of(path)
     key = Path(path or DEFAULT_MODEL).resolve()
     with _loading:  # threads encoding at once load the model once
         if key not in _models:
-            _models[key] = load_model(key)
+            _models[key] = load_codec_model(key)
     return _models[key]
 
 
@@ -77,7 +82,7 @@ def _pad(x: torch.Tensor, multiple: int) -> torch.Tensor:
 
 
 # --- λ ---------------------------------------------------------------------------------
-def _checked_lmbda(lmbda: float, model: ScaleHyperprior) -> float:
+def _checked_lmbda(lmbda: float, model: CodecModel) -> float:
     """λ as the float32 the bitstream stores; raises if outside the model's trained range."""
     lo, hi = model.config.lmbda_min, model.config.lmbda_max
     try:
@@ -99,7 +104,7 @@ class _Rate:
     t: torch.Tensor
 
 
-def _rate(lmbda: float, model: ScaleHyperprior) -> _Rate:
+def _rate(lmbda: float, model: CodecModel) -> _Rate:
     """``lmbda`` (checked) snapped to the deterministic λ grid."""
     lo, hi = model.config.lmbda_min, model.config.lmbda_max
     k = min(max(deterministic.snap_lmbda(_checked_lmbda(lmbda, model), lo, hi), 0), deterministic.LEVELS - 1)
@@ -108,7 +113,7 @@ def _rate(lmbda: float, model: ScaleHyperprior) -> _Rate:
 
 
 @lru_cache(maxsize=16)
-def _hyper_synthesis(model: ScaleHyperprior, k: int) -> deterministic.IntegerHyperSynthesis:
+def _hyper_synthesis(model: CodecModel, k: int) -> deterministic.IntegerHyperSynthesis:
     return deterministic.IntegerHyperSynthesis(model, k)
 
 
@@ -118,7 +123,7 @@ class Analysis:
     """An image's latents y at one λ: the expensive half of ``encode`` (g_a), kept so that
     rate control can judge a λ and then pack the chosen one without computing y again."""
 
-    model: ScaleHyperprior
+    model: CodecModel
     rate: _Rate
     transforms: inference.Transforms
     y: torch.Tensor
@@ -146,7 +151,7 @@ class Analysis:
         z_stream = entropy.encode_categorical(z_symbols[0].flatten(1).numpy(), model.z_pmfs())
         y_stream = entropy.encode_gaussian(y_symbols, indexes, model.scales(), y_range)
         flags = FLAG_GRAY if self.gray else 0
-        return pack(model_id(model), self.rate.lmbda, self.height, self.width, y_range, z_stream, y_stream, flags)
+        return pack(model.id, self.rate.lmbda, self.height, self.width, y_range, z_stream, y_stream, flags)
 
     @torch.inference_mode()
     def decoded(self) -> Image.Image:
@@ -155,7 +160,7 @@ class Analysis:
 
 
 @torch.inference_mode()
-def analyse(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | str | Path | None = None) -> Analysis:
+def analyse(image: Image.Image | np.ndarray, lmbda: float, model: Model = None) -> Analysis:
     """y = g_a(image) at trade-off ``lmbda`` (checked and snapped as ``encode`` does)."""
     model = load(model)
     rate = _rate(lmbda, model)
@@ -182,7 +187,7 @@ def blend(a: Analysis, b: Analysis, lmbda: float) -> Analysis:
     return Analysis(a.model, rate, inference.Transforms(a.model, rate.t), y, a.height, a.width, a.gray)
 
 
-def encode(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | str | Path | None = None) -> bytes:
+def encode(image: Image.Image | np.ndarray, lmbda: float, model: Model = None) -> bytes:
     """Compress an image (PIL image, uint8 (H, W, 3) or gray (H, W) array) at trade-off ``lmbda``."""
     return analyse(image, lmbda, model).pack()
 
@@ -196,15 +201,15 @@ def _reconstruct(tf: inference.Transforms, y_hat: torch.Tensor, height: int, wid
 
 
 @torch.inference_mode()
-def decode(data: bytes | bytearray | memoryview, model: ScaleHyperprior | str | Path | None = None) -> Image.Image:
+def decode(data: bytes | bytearray | memoryview, model: Model = None) -> Image.Image:
     """Decompress a ``.yoto`` file to a PIL image (RGB, or L for a grayscale source); raises
     ``BitstreamError`` if invalid."""
     model = load(model)
     bs = parse(data)
     h = bs.header
-    if h.model_id != model_id(model):
+    if h.model_id != model.id:
         raise BitstreamError(f"this file was made with model {h.model_id.hex()}, but the decoder has "
-                             f"model {model_id(model).hex()}; pass the right model (--model, or model= in Python)")  # fmt: skip
+                             f"model {model.id.hex()}; pass the right model (--model, or model= in Python)")  # fmt: skip
     try:
         rate = _rate(h.lmbda, model)
     except ValueError as e:
@@ -233,7 +238,7 @@ def _entropy_decoded(name: str, decode_stream, *args) -> np.ndarray:
 
 
 @torch.inference_mode()
-def reference(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperprior | str | Path | None = None):
+def reference(image: Image.Image | np.ndarray, lmbda: float, model: Model = None):
     """The model's own view of an image: its reconstruction from the encoder's round(y), and
     the bits its entropy models estimate.
 
@@ -244,9 +249,9 @@ def reference(image: Image.Image | np.ndarray, lmbda: float, model: ScaleHyperpr
     t = _rate(lmbda, model).t
     x = to_tensor(image)
     height, width = x.shape[2:]
-    tf = inference.Transforms(model, t)
+    tf, net = inference.Transforms(model, t), model.network
     y = tf.g_a(_pad(x, model.downsampling_factor))
-    z_hat, z_likelihoods = model.entropy_bottleneck(tf.h_a(torch.abs(y)), training=False)
-    _, y_likelihoods = model.gaussian_conditional(y, model.h_s(z_hat, t), training=False)
+    z_hat, z_likelihoods = net.entropy_bottleneck(tf.h_a(torch.abs(y)), training=False)
+    _, y_likelihoods = net.gaussian_conditional(y, net.h_s(z_hat, t), training=False)
     bits = float(bits_per_pixel({"y": y_likelihoods, "z": z_likelihoods}, 1)[0])
-    return _to_image(model.g_s(torch.round(y), t)[:, :, :height, :width]), bits
+    return _to_image(net.g_s(torch.round(y), t)[:, :, :height, :width]), bits

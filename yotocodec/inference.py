@@ -22,7 +22,6 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .conditioning import ConditionedSequential, FiLM
-from .model import GDN
 
 SUBPIXEL_BELOW = 8
 """Transposed convolutions with fewer output channels than this run in sub-pixel form."""
@@ -80,11 +79,12 @@ def _fold(layer: nn.Module, film: FiLM, t: Tensor) -> nn.Module:
 
 
 class FrozenGDN(nn.Module):
-    """CompressAI's GDN/IGDN with γ, β reparametrised once and its elementwise steps in place
-    (on a CPU, allocating each large intermediate costs about as much as computing it), except
-    when a gradient flows through it (``yotocodec.refine``): autograd keeps the intermediates."""
+    """A GDN/IGDN layer (compressai's ``GDN``, or ``GDNParameters``) with γ, β reparametrised
+    once and its elementwise steps in place (on a CPU, allocating each large intermediate costs
+    about as much as computing it), except when a gradient flows through it
+    (``yotocodec.refine``): autograd keeps the intermediates."""
 
-    def __init__(self, gdn: GDN):
+    def __init__(self, gdn: nn.Module):
         super().__init__()
         c = gdn.beta.numel()
         self.beta, self.gamma = gdn.beta_reparam(gdn.beta), gdn.gamma_reparam(gdn.gamma).reshape(c, c, 1, 1)
@@ -95,6 +95,44 @@ class FrozenGDN(nn.Module):
         if x.requires_grad:
             return x * (norm.sqrt() if self.inverse else norm.rsqrt())
         return (norm.sqrt_() if self.inverse else norm.rsqrt_()).mul_(x)
+
+
+class _Bound(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("bound", torch.empty(1))
+
+
+class _NonNegative(nn.Module):
+    """compressai's ``NonNegativeParametrizer`` forward: max(p, bound)² − pedestal."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("pedestal", torch.empty(1))
+        self.lower_bound = _Bound()
+
+    def forward(self, p: Tensor) -> Tensor:
+        return torch.max(p, self.lower_bound.bound) ** 2 - self.pedestal
+
+
+class GDNParameters(nn.Module):
+    """A GDN/IGDN layer as a model file stores it: β, γ and their reparametrisation's bound
+    and pedestal, under the same names as in compressai's ``GDN``, which the codec's network
+    (``modelfile.CodecModel``) holds instead, so as to be built without importing compressai."""
+
+    def __init__(self, channels: int, inverse: bool = False):
+        super().__init__()
+        self.inverse = inverse
+        self.beta = nn.Parameter(torch.empty(channels))
+        self.gamma = nn.Parameter(torch.empty(channels, channels))
+        self.beta_reparam, self.gamma_reparam = _NonNegative(), _NonNegative()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return FrozenGDN(self)(x)
+
+
+def _is_gdn(layer: nn.Module) -> bool:
+    return hasattr(layer, "gamma_reparam")  # compressai's GDN or GDNParameters
 
 
 class ChannelsLast(nn.Sequential):
@@ -113,7 +151,7 @@ def fold(seq: ConditionedSequential, t: Tensor) -> ChannelsLast:
         nxt = items[i + 1] if i + 1 < len(items) else None
         if isinstance(nxt, FiLM):
             layer = _fold(layer, nxt, t)
-        layers.append(FrozenGDN(layer) if isinstance(layer, GDN) else layer)
+        layers.append(FrozenGDN(layer) if _is_gdn(layer) else layer)
     return ChannelsLast(*layers)
 
 

@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-
-with warnings.catch_warnings():  # compressai scripts modules at import with a deprecated API
-    warnings.simplefilter("ignore", FutureWarning)
-    from compressai.entropy_models import EntropyBottleneck, GaussianConditional
-    from compressai.layers import GDN
-    from compressai.models.utils import conv, deconv
 
 from .conditioning import ConditionedSequential, FiLM, normalize_log_lmbda
 from .lmbda import LMBDA_MAX, LMBDA_MIN
@@ -39,6 +34,28 @@ _LOG_STEP = (math.log(SCALE_MAX) - math.log(SCALE_MIN)) / (SCALE_LEVELS - 1)
 def scale_table() -> list[float]:
     """The scale table, identical on every platform (computed in float64, then rounded)."""
     return [float(np.float32(math.exp(math.log(SCALE_MIN) + i * _LOG_STEP))) for i in range(SCALE_LEVELS)]
+
+
+def compressai_layers():
+    """compressai's ``GDN``, ``EntropyBottleneck`` and ``GaussianConditional``, imported on
+    first use: the import takes ~3 s (it loads torch_geometric and scipy.stats), which
+    ``encode`` and ``decode`` do without (``modelfile.CodecModel``)."""
+    with warnings.catch_warnings():  # compressai scripts modules at import with a deprecated API
+        warnings.simplefilter("ignore", FutureWarning)
+        from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+        from compressai.layers import GDN
+    return GDN, EntropyBottleneck, GaussianConditional
+
+
+def conv(in_channels: int, out_channels: int, kernel_size: int = 5, stride: int = 2) -> nn.Conv2d:
+    """compressai's ``models.utils.conv`` (a "same"-padded strided convolution)."""
+    return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2)
+
+
+def deconv(in_channels: int, out_channels: int, kernel_size: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
+    """compressai's ``models.utils.deconv``: the output exactly ``stride ×`` the input."""
+    return nn.ConvTranspose2d(in_channels, out_channels, kernel_size, stride=stride,
+                              output_padding=stride - 1, padding=kernel_size // 2)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,12 +83,15 @@ def bf16_native(device: torch.device) -> bool:
     return device.type == "cpu" and any(f() for f in native)
 
 
-class ScaleHyperprior(nn.Module):
-    """Variable-rate (YOTO) scale hyperprior: ``forward(x, λ) -> x̂, likelihoods``."""
+class HyperpriorTransforms(nn.Module):
+    """g_a, g_s, h_a, h_s at widths N, M, every conv layer followed by its FiLM; GDN/IGDN
+    layers made by ``gdn(channels, inverse=...)``. The network a model file stores, less its
+    entropy models (``ScaleHyperprior`` adds them for training, ``modelfile.CodecModel``
+    their frozen tables for coding)."""
 
     downsampling_factor = 64  # g_a strides 2⁴, h_a a further 2²
 
-    def __init__(self, config: ModelConfig = ModelConfig()):
+    def __init__(self, config: ModelConfig, gdn: Callable[..., nn.Module]):
         super().__init__()
         self.config = config
         N, M, H = config.N, config.M, config.film_hidden
@@ -80,15 +100,15 @@ class ScaleHyperprior(nn.Module):
             return FiLM(c, H)
 
         self.g_a = ConditionedSequential(
-            conv(3, N), film(N), GDN(N),
-            conv(N, N), film(N), GDN(N),
-            conv(N, N), film(N), GDN(N),
+            conv(3, N), film(N), gdn(N),
+            conv(N, N), film(N), gdn(N),
+            conv(N, N), film(N), gdn(N),
             conv(N, M), film(M),
         )  # fmt: skip
         self.g_s = ConditionedSequential(
-            deconv(M, N), film(N), GDN(N, inverse=True),
-            deconv(N, N), film(N), GDN(N, inverse=True),
-            deconv(N, N), film(N), GDN(N, inverse=True),
+            deconv(M, N), film(N), gdn(N, inverse=True),
+            deconv(N, N), film(N), gdn(N, inverse=True),
+            deconv(N, N), film(N), gdn(N, inverse=True),
             deconv(N, 3), film(3),
         )  # fmt: skip
         self.h_a = ConditionedSequential(
@@ -101,12 +121,21 @@ class ScaleHyperprior(nn.Module):
             deconv(N, N), film(N), nn.ReLU(inplace=True),
             conv(N, M, stride=1, kernel_size=3), film(M), nn.ReLU(inplace=True),
         )  # fmt: skip
-        self.entropy_bottleneck = EntropyBottleneck(N)
-        self.gaussian_conditional = GaussianConditional(scale_table())
 
     def condition(self, lmbda: Tensor) -> Tensor:
         """Normalised log λ, shape (B, 1), the input of every FiLM layer."""
         return normalize_log_lmbda(lmbda, self.config.lmbda_min, self.config.lmbda_max)
+
+
+class ScaleHyperprior(HyperpriorTransforms):
+    """Variable-rate (YOTO) scale hyperprior: ``forward(x, λ) -> x̂, likelihoods``, with
+    compressai's GDN and entropy models (factorized prior on z, Gaussian conditional on y)."""
+
+    def __init__(self, config: ModelConfig = ModelConfig()):
+        GDN, EntropyBottleneck, GaussianConditional = compressai_layers()
+        super().__init__(config, GDN)
+        self.entropy_bottleneck = EntropyBottleneck(config.N)
+        self.gaussian_conditional = GaussianConditional(scale_table())
 
     def forward(self, x: Tensor, lmbda: Tensor) -> dict:
         """Training/evaluation pass; ``lmbda`` holds one λ per sample.
@@ -134,42 +163,14 @@ class ScaleHyperprior(nn.Module):
             y_likelihoods = gc.likelihood_lower_bound(gc._likelihood(y_values.float(), gc.lower_bound_scale(scales.float())))
         return {"y": y_likelihoods, "z": z_likelihoods}
 
-    def scales(self) -> np.ndarray:
-        """The scale table (float64) that the y stream's scale indexes point into."""
-        return self.gaussian_conditional.scale_table.numpy().astype(np.float64)
-
     def aux_loss(self) -> Tensor:
         """Loss fitting the factorized prior's quantiles (CompressAI convention)."""
         return self.entropy_bottleneck.loss()
 
-    # --- inference pieces, used by the codec -------------------------------------------
     def update(self) -> None:
-        """Freeze the factorized prior into integer CDF tables (call after training)."""
+        """Freeze the factorized prior into the integer CDF tables the codec uses (call after
+        training; ``modelfile.save_model`` does)."""
         self.entropy_bottleneck.update(force=True)
-
-    def z_symbols(self, z: Tensor) -> Tensor:
-        """Integer symbols of z: per-channel indexes into the prior's table (clamped to it)."""
-        eb = self.entropy_bottleneck
-        medians = eb._get_medians().reshape(1, -1, 1, 1)
-        s = torch.round(z - medians).to(torch.int64) - eb._offset.reshape(1, -1, 1, 1)
-        upper = (eb._cdf_length - 3).reshape(1, -1, 1, 1).to(torch.int64)
-        return torch.minimum(s.clamp(min=0), upper)
-
-    def z_hat(self, symbols: Tensor) -> Tensor:
-        """ẑ from the symbols of ``z_symbols`` (inverse map, exact on both sides)."""
-        eb = self.entropy_bottleneck
-        medians = eb._get_medians().reshape(1, -1, 1, 1)
-        return (symbols + eb._offset.reshape(1, -1, 1, 1)).to(medians.dtype) + medians
-
-    def z_pmfs(self) -> list[np.ndarray]:
-        """Per-channel probability table of the z symbols, from the integer CDFs."""
-        eb = self.entropy_bottleneck
-        if eb._quantized_cdf.numel() == 0:
-            raise RuntimeError("the prior's tables are missing: call model.update() first")
-        pmfs = []
-        for cdf, length in zip(eb._quantized_cdf.tolist(), eb._cdf_length.tolist()):
-            pmfs.append(np.diff(np.asarray(cdf[: length - 1], dtype=np.float64)))
-        return pmfs
 
 
 ADDED_Z_PRIOR_SCALE = 0.1
@@ -204,7 +205,7 @@ def widen(source: ScaleHyperprior, target: ScaleHyperprior) -> None:
         _paste(p, q)
     added = target.config.N - source.config.N
     if added:  # the added z channels' priors: narrow, not CompressAI's wide default
-        narrow = EntropyBottleneck(added, init_scale=ADDED_Z_PRIOR_SCALE)
+        narrow = compressai_layers()[1](added, init_scale=ADDED_Z_PRIOR_SCALE)
         for name, p in narrow.named_parameters():
             target.entropy_bottleneck.get_parameter(name)[-added:] = p
 

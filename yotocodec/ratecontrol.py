@@ -24,7 +24,6 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -34,7 +33,7 @@ from .bitstream import YotoError
 from .lmbda import LMBDA_MAX, LMBDA_MIN
 from .files import source_mode
 from .metrics import psnr as psnr_db
-from .model import ScaleHyperprior
+from .modelfile import CodecModel
 from .refine import refine as refined
 
 KINDS = ("size", "bpp", "psnr")
@@ -133,7 +132,7 @@ class _Probe:
         return Result(data, self.analysis.rate.lmbda, self.value, reached, probes, encodes)
 
 
-def _analysis(image: Image.Image, t: float, model: ScaleHyperprior,
+def _analysis(image: Image.Image, t: float, model: CodecModel,
               probes: dict[float, _Probe]) -> tuple[codec.Analysis, bool]:  # fmt: skip
     """The latents at λ = e^t, and whether g_a ran: blended from the probes on either side of
     t when they are at most ``MAX_BLEND`` apart, else from g_a."""
@@ -244,7 +243,7 @@ def _first_t(image: Image.Image, curve: str, aim: float) -> float:
 
 
 def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
-              model: ScaleHyperprior | str | Path | None = None, strict: bool = False, refine: int = 0,
+              model: codec.Model = None, strict: bool = False, refine: int = 0,
               on_step: Callable[[int], None] | None = None) -> Result:  # fmt: skip
     """Encode ``image`` at the λ whose file meets ``target`` (``kind``: size in bytes or text
     like ``"40KB"``, bpp, psnr in dB). With ``refine`` steps, every λ tried is refined
@@ -310,7 +309,7 @@ def _rank(kind: str, value: float, target: float) -> tuple[bool, float]:
 
 def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quality: float | None = None,
            size: int | str | None = None, bpp: float | None = None, psnr: float | None = None,
-           model: ScaleHyperprior | str | Path | None = None, strict: bool = False, refine: int = 0,
+           model: codec.Model = None, strict: bool = False, refine: int = 0,
            on_step: Callable[[int], None] | None = None) -> bytes:  # fmt: skip
     """Compress an image (PIL image, uint8 RGB or gray array) at one setting, given alone:
     ``lmbda``, ``quality`` (1..100), or a target ``size`` (bytes, or text like ``"40KB"``),

@@ -74,6 +74,7 @@ def refine(analysis: Analysis, image: Image.Image | np.ndarray, steps: int, lr: 
         raise ValueError(f"refining a {analysis.width}×{analysis.height} image needs too much memory "
                          f"(at most {MAX_PIXELS / 1e6:g} MP); encode it without refinement")  # fmt: skip
     model, t, lmbda = analysis.model, analysis.rate.t.clone(), analysis.rate.lmbda  # clone: out of inference mode
+    network = model.network  # the entropy models' training forms (soft y, noisy z)
     with torch.no_grad():
         g_s = inference.fold(model.g_s, t)
     x = to_tensor(image)
@@ -92,14 +93,14 @@ def refine(analysis: Analysis, image: Image.Image | np.ndarray, steps: int, lr: 
         for i in range(steps + 1):
             if i % CHECK_EVERY == 0 or i == steps:
                 with torch.no_grad():
-                    coded = float(loss(torch.round(y), model.likelihoods(y, t, noisy=False)))
+                    coded = float(loss(torch.round(y), network.likelihoods(y, t, noisy=False)))
                 if coded < best:
                     best, best_y = coded, y.detach().clone()
             if i == steps:
                 break
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
                 y_soft = soft_round(y, min(TAU_MAX, math.exp(-TAU_DECAY * i / steps)))
-                (y.grad,) = torch.autograd.grad(loss(y_soft, model.likelihoods(y, t, noisy=True, y_values=y_soft)), [y])
+                (y.grad,) = torch.autograd.grad(loss(y_soft, network.likelihoods(y, t, noisy=True, y_values=y_soft)), [y])
             opt.step()
             if on_step is not None:
                 on_step(i + 1)
