@@ -34,6 +34,11 @@ def model_id(model: ScaleHyperprior | CodecModel) -> bytes:
     return model.id if isinstance(model, CodecModel) else _digest(model.config, model.state_dict())
 
 
+_TABLES = ("entropy_bottleneck.quantiles", "entropy_bottleneck._offset", "entropy_bottleneck._quantized_cdf",
+           "entropy_bottleneck._cdf_length", "gaussian_conditional.scale_table")  # fmt: skip
+"""The entropy models' entries that coding reads: z's medians and integer CDF tables, y's scales."""
+
+
 class CodecModel(HyperpriorTransforms):
     """A model file's network as the codec runs it, built without importing compressai (~3 s
     of every ``yoto encode``/``decode`` otherwise): g_a, g_s, h_a, h_s with GDN as stored
@@ -45,16 +50,15 @@ class CodecModel(HyperpriorTransforms):
     def __init__(self, config: ModelConfig, state: dict[str, Tensor], network: ScaleHyperprior | None = None):
         with torch.device("meta"):
             super().__init__(config, GDNParameters)
-        missing = self.state_dict().keys() - state.keys()
+        missing = (self.state_dict().keys() | set(_TABLES)) - state.keys()
         if missing:
             raise ValueError(f"the model's weights lack {sorted(missing)[0]} (and {len(missing) - 1} more)")
         self.load_state_dict({k: state[k] for k in self.state_dict()}, assign=True)
         self._state = state
-        eb = "entropy_bottleneck."
-        self._medians = state[eb + "quantiles"][:, 0, 1].reshape(1, -1, 1, 1)
-        self._offset = state[eb + "_offset"].reshape(1, -1, 1, 1)
-        self._cdfs, self._cdf_lengths = state[eb + "_quantized_cdf"], state[eb + "_cdf_length"]
-        self._scales = state["gaussian_conditional.scale_table"].numpy().astype(np.float64)
+        quantiles, offset, self._cdfs, self._cdf_lengths, scales = (state[k] for k in _TABLES)
+        self._medians = quantiles[:, 0, 1].reshape(1, -1, 1, 1)
+        self._offset = offset.reshape(1, -1, 1, 1)
+        self._scales = scales.numpy().astype(np.float64)
         if network is not None:  # bypasses nn.Module's attribute hook: not a submodule
             self.__dict__["network"] = network
 
