@@ -50,10 +50,11 @@ class CodecModel(HyperpriorTransforms):
     def __init__(self, config: ModelConfig, state: dict[str, Tensor], network: ScaleHyperprior | None = None):
         with torch.device("meta"):
             super().__init__(config, GDNParameters)
-        missing = (self.state_dict().keys() | set(_TABLES)) - state.keys()
+        own = self.state_dict().keys()
+        missing = (own | set(_TABLES)) - state.keys()
         if missing:
             raise ValueError(f"the model's weights lack {sorted(missing)[0]} (and {len(missing) - 1} more)")
-        self.load_state_dict({k: state[k] for k in self.state_dict()}, assign=True)
+        self.load_state_dict({k: state[k] for k in own}, assign=True)
         self._state = state
         quantiles, offset, self._cdfs, self._cdf_lengths, scales = (state[k] for k in _TABLES)
         self._medians = quantiles[:, 0, 1].reshape(1, -1, 1, 1)
