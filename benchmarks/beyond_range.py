@@ -17,6 +17,7 @@ from pathlib import Path
 from heldout_loss import crop_sets
 from rd import ROOT
 from synthesis_ceiling import TRAIN
+from yotocodec.codec import DEFAULT_MODEL
 from yotocodec.modelfile import load_model, model_id
 from yotocodec.train import evaluate
 
@@ -25,7 +26,7 @@ T = (0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 2.0)
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("model", nargs="?", default=str(ROOT / "yotocodec" / "weights" / "default.pt"))
+    p.add_argument("model", nargs="?", default=str(DEFAULT_MODEL))
     p.add_argument("--images", type=Path, default=TRAIN, help="the training folder (never Kodak)")
     args = p.parse_args()
     model = load_model(args.model).float().eval()
