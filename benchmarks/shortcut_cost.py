@@ -4,8 +4,9 @@ Rate control makes some files without running g_a at their λ: blending two prob
 (``codec.blend``) and trimming a file a little over its target (``ratecontrol._trimmed``).
 Each such file is compared with the λ route to the same size: the PSNR g_a's own files
 reach at that size, interpolated in log size between the encodes at the file's λ and one
-grid step of 0.05 in log λ beyond. Positive cost = the shortcut's file is worse. Training
-photos only (every 3rd from the 3rd, shrunk to fit 768 px, like Kodak). Writes
+grid step of 0.05 in log λ beyond. Positive cost = the shortcut's file is worse; a trim
+that ``ratecontrol.MAX_TRIM_COST`` refuses is counted apart (rate control tries another λ).
+Training photos only (every 3rd from the 3rd, shrunk to fit 768 px, like Kodak). Writes
 ``benchmarks/results/shortcut_cost.{json,md}``.
 
     python benchmarks/shortcut_cost.py [--photos 12]
@@ -73,16 +74,19 @@ def trim_case(image: Image.Image, rng: np.random.Generator, cut: float, model) -
     probe = ratecontrol._packed("size", analysis, analysis.pack())
     target = probe.value * (1 - cut) / (1 - ratecontrol.TOLERANCE["size"] / 2)
     trimmed = ratecontrol._trimmed("size", probe, target)
+    if trimmed is probe:  # too dear to cut (ratecontrol.MAX_TRIM_COST): rate control tries another λ
+        return {"cut": cut, "log_lmbda": math.log(analysis.rate.lmbda), "refused": True}
     return {"cut": cut} | _cost(image, analysis, trimmed.data, model)
 
 
 def summary(rows: list[dict]) -> str:
-    lines = ["| shortcut | files | cost dB: mean | median | max |", "|---|---|---|---|---|"]
+    lines = ["| shortcut | files | left to another λ | cost dB: mean | median | max |", "|---|---|---|---|---|---|"]
     groups = {"blend (gap 0.3–0.9, 5–30 % in)": [r for r in rows if "gap" in r]}
     groups |= {f"trim, {c:.0%} smaller": [r for r in rows if r.get("cut") == c] for c in CUTS}
     for name, sel in groups.items():
-        cost = np.array([r["cost_db"] for r in sel])
-        lines.append(f"| {name} | {len(sel)} | {cost.mean():+.3f} | {np.median(cost):+.3f} | {cost.max():+.3f} |")
+        cost = np.array([r["cost_db"] for r in sel if "cost_db" in r])
+        left = len(sel) - len(cost)
+        lines.append(f"| {name} | {len(cost)} | {left} | {cost.mean():+.3f} | {np.median(cost):+.3f} | {cost.max():+.3f} |")
     return "\n".join(lines)
 
 

@@ -139,6 +139,14 @@ def test_a_file_a_little_over_the_target_is_trimmed_into_tolerance_without_encod
     assert decoded.size == crop.size and psnr(crop, decoded) > psnr(crop, yotocodec.decode(probe.data, shipped)) - 1.0
 
 
+def test_a_file_too_dear_to_trim_is_left_for_another_lmbda_and_the_target_still_met(shipped, rng):
+    noise = Image.fromarray(rng.integers(0, 256, (128, 192, 3), dtype=np.uint8))  # bits in large symbols
+    probe, _ = ratecontrol._probe("size", noise, codec.analyse(noise, 0.1, shipped))
+    assert ratecontrol._trimmed("size", probe, probe.value / 1.005) is probe
+    result = ratecontrol.encode_to(noise, "size", probe.value / 1.005, shipped)
+    assert result.reached and 0.98 * probe.value / 1.005 <= len(result.data) <= probe.value / 1.005
+
+
 def test_a_probe_inside_a_close_bracket_blends_its_neighbours_instead_of_running_g_a(shipped, crop):
     probes = {t: ratecontrol._probe("size", crop, codec.analyse(crop, np.exp(t), shipped))[0] for t in (-5.0, -4.5)}
     inside, encoded = ratecontrol._analysis(crop, -4.8, shipped, probes)

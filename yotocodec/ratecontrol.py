@@ -46,11 +46,18 @@ TOLERANCE = {"size": 0.02, "bpp": 0.02, "psnr": 0.1}
 MAX_PROBES = 10
 TRIM = 0.03
 """A file at most this much over a size or bpp target is cut to it without another encode
-(``_trimmed``); the search aims between 2 % under and 3 % over."""
+(``_trimmed``); the search aims between 2 % under and 3 % over. (Cutting 5 % cost up to
+0.35 dB more than lowering λ to the same size, at λ = 0.03 with earlier weights.)"""
+MAX_TRIM_COST = 0.5
+"""The most squared error in y per bit saved that ``_trimmed`` may add with one symbol; a
+file it cannot cut within that is left to another λ. On 12 training photos this left 10 of
+48 cuts of 1–4 % to another λ, all at λ ≥ 0.03, where most bits are in larger symbols: cut
+anyway, they had lost up to 0.42 dB against lowering λ to the same size; the 38 cut lost at
+most 0.074 dB (benchmarks/shortcut_cost.py)."""
 MAX_BLEND = 1.0
 """A probe between two probes at most this far apart in log λ blends their latents. On 12
-training photos (gaps 0.3–0.9, probes 5–30 % of the way in) blended files cost +0.020 dB on
-average (at most +0.07 dB; +0.012 and +0.06 with the previous weights) against g_a's own
+training photos (gaps 0.3–0.9, probes 5–30 % of the way in) blended files cost +0.015 dB on
+average (at most +0.064 dB; +0.020 and +0.07 with the previous weights) against g_a's own
 files of the same size (benchmarks/shortcut_cost.py)."""
 TYPICAL_LOG_LMBDA = np.linspace(math.log(LMBDA_MIN), math.log(LMBDA_MAX), 9)
 TYPICAL = {
@@ -165,11 +172,8 @@ def _packed(kind: str, analysis: codec.Analysis, data: bytes) -> _Probe:
 def _trimmed(kind: str, probe: _Probe, target: float) -> _Probe:
     """The probe's file cut to the middle of the target's tolerance by zeroing ±1 symbols of
     ŷ, those first whose zeroing adds the least squared error in y (2|y| − 1) per bit saved
-    (−log₂ p(±1) + log₂ p(0) under their Gaussian), and coding again; no g_a is run.
-
-    On 6 training photos, cutting 1–3 % this way cost about as much PSNR as lowering λ to
-    the same size (0.01–0.05 dB less at λ = 0.005, −0.04…+0.03 dB at λ = 0.03); cutting 5 %
-    cost up to 0.35 dB more at λ = 0.03, hence ``TRIM``.
+    (−log₂ p(±1) + log₂ p(0) under their Gaussian), and coding again; no g_a is run. The
+    probe itself if that needs a symbol costing more than ``MAX_TRIM_COST``.
     """
     a = probe.analysis
     y = a.y.flatten().numpy().astype(np.float64)
@@ -177,10 +181,14 @@ def _trimmed(kind: str, probe: _Probe, target: float) -> _Probe:
     sigma = a.model.scales()[a.side[1]]
     saved = np.log2(_interval(sigma, 0.5)) - np.log2((_interval(sigma, 1.5) - _interval(sigma, 0.5)) / 2)
     ones = np.flatnonzero((np.abs(symbols) == 1) & (saved > 0))
-    order = ones[np.argsort((2 * np.abs(y[ones]) - 1) / saved[ones], kind="stable")]
+    cost = (2 * np.abs(y[ones]) - 1) / saved[ones]
+    order = np.argsort(cost, kind="stable")
     goal = target * (1 - TOLERANCE[kind] / 2)
     excess_bits = (probe.value - goal) * (8 if kind == "size" else a.width * a.height)
-    symbols[order[: np.searchsorted(np.cumsum(saved[order]), excess_bits) + 1]] = 0
+    n = int(np.searchsorted(np.cumsum(saved[ones[order]]), excess_bits)) + 1
+    if n > len(order) or cost[order[n - 1]] > MAX_TRIM_COST:
+        return probe
+    symbols[ones[order[:n]]] = 0
     return _packed(kind, a, a.pack(symbols))
 
 
@@ -281,7 +289,10 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
         probe, scores[t] = _probe(kind, image, analysis)
         probes[t] = probe
         if kind != "psnr" and target < probe.value <= target * (1 + TRIM):
-            probe = _trimmed(kind, probe, target)
+            trimmed = _trimmed(kind, probe, target)
+            if trimmed is probe:  # too dear to cut at this λ: aim inside the tolerance instead
+                aim = math.log(bpp) + math.log(1 - tol / 2)
+            probe = trimmed
         if best is None or _rank(kind, probe.value, target) < _rank(kind, best.value, target):
             best = probe
         if _within(kind, probe.value, target):
