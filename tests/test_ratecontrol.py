@@ -37,6 +37,16 @@ def test_a_size_target_with_refine_is_met_at_a_higher_psnr(shipped, crop):
     assert psnr(crop, yotocodec.decode(refined.data, shipped)) > psnr(crop, yotocodec.decode(plain.data, shipped))
 
 
+def test_refined_tries_start_from_g_a_never_from_blended_latents(shipped, crop, monkeypatch):
+    def no_blend(*args):
+        raise AssertionError("a refined try started from blended latents")
+
+    monkeypatch.setattr(codec, "blend", no_blend)
+    for target in (31.0, 32.0, 33.0, 34.0):
+        r = ratecontrol.encode_to(crop, "psnr", target, shipped, refine=2)
+        assert r.encodes == r.probes
+
+
 def test_a_size_beyond_the_largest_file_gives_the_largest_or_fails_when_strict(shipped, crop):
     r = ratecontrol.encode_to(crop, "size", 10**7, shipped)
     assert not r.reached and r.lmbda == pytest.approx(ratecontrol.LMBDA_MAX, rel=1e-6)
