@@ -86,7 +86,8 @@ def summary(rows: list[dict]) -> str:
     for name, sel in groups.items():
         cost = np.array([r["cost_db"] for r in sel if "cost_db" in r])
         left = len(sel) - len(cost)
-        lines.append(f"| {name} | {len(cost)} | {left} | {cost.mean():+.3f} | {np.median(cost):+.3f} | {cost.max():+.3f} |")
+        stats = f"{cost.mean():+.3f} | {np.median(cost):+.3f} | {cost.max():+.3f}"
+        lines.append(f"| {name} | {len(cost)} | {left} | {stats} |")
     return "\n".join(lines)
 
 
