@@ -182,13 +182,14 @@ def _trimmed(kind: str, probe: _Probe, target: float) -> _Probe:
     saved = np.log2(_interval(sigma, 0.5)) - np.log2((_interval(sigma, 1.5) - _interval(sigma, 0.5)) / 2)
     ones = np.flatnonzero((np.abs(symbols) == 1) & (saved > 0))
     cost = (2 * np.abs(y[ones]) - 1) / saved[ones]
-    order = np.argsort(cost, kind="stable")
+    rank = np.argsort(cost, kind="stable")
+    order, cost = ones[rank], cost[rank]
     goal = target * (1 - TOLERANCE[kind] / 2)
     excess_bits = (probe.value - goal) * (8 if kind == "size" else a.width * a.height)
-    n = int(np.searchsorted(np.cumsum(saved[ones[order]]), excess_bits)) + 1
-    if n > len(order) or cost[order[n - 1]] > MAX_TRIM_COST:
+    n = int(np.searchsorted(np.cumsum(saved[order]), excess_bits)) + 1
+    if n > len(order) or cost[n - 1] > MAX_TRIM_COST:
         return probe
-    symbols[ones[order[:n]]] = 0
+    symbols[order[:n]] = 0
     return _packed(kind, a, a.pack(symbols))
 
 
