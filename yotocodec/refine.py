@@ -45,8 +45,9 @@ TAU_MAX, TAU_DECAY = 0.5, 2.0
 CHECK_EVERY = 10
 MAX_PIXELS = 8_000_000
 """Largest image refined: the backward pass through g_s holds its activations at full size
-(``yoto encode --refine`` peaks at 2.2 GB for a 1 MP image, 5.8 GB for 4 MP and 9.6 GB for
-8 MP with the shipped N=M=192 weights; 1.8, 4.4 and 7.1 GB at N=128/M=192)."""
+(``yoto encode --refine`` peaks at 2.0 GB for a 1 MP image, 4.8 GB for 4 MP and 8.5 GB for
+8 MP with the shipped N=M=192 weights on an Intel Xeon; 1.8, 4.4 and 7.1 GB at N=128/M=192 on
+an AMD EPYC, whose oneDNN kernels hold other workspaces)."""
 _EPS = 1e-5
 _DRAWS = threading.Lock()
 """Refinements in concurrent threads take turns, so each draws its own seeded sequence and
