@@ -44,6 +44,13 @@ def test_refined_files_cost_at_least_2_percent_less_than_g_a_files_at_the_same_l
     assert after < 0.98 * before
 
 
+def test_a_heavier_distortion_weight_buys_bits_and_the_file_keeps_the_analysis_lmbda(shipped, crop):
+    analysis = codec.analyse(crop, 0.26, shipped)
+    own, heavier = (refine.refine(analysis, crop, 20, lmbda=lm).pack() for lm in (None, 4.0))
+    assert codec.inspect(heavier).lmbda == codec.inspect(own).lmbda == analysis.rate.lmbda
+    assert len(heavier) > 1.05 * len(own)
+
+
 def test_a_refined_file_decodes_to_the_image_refinement_chose(tiny):
     image = Image.new("RGB", (72, 40), (90, 140, 200))
     refined = refine.refine(codec.analyse(image, 0.05, tiny), image, 3)

@@ -64,9 +64,10 @@ def soft_round(y: Tensor, tau: float) -> Tensor:
 
 
 def refine(analysis: Analysis, image: Image.Image | np.ndarray, steps: int, lr: float = LR,
-           on_step: Callable[[int], None] | None = None, seed: int = 0) -> Analysis:  # fmt: skip
+           on_step: Callable[[int], None] | None = None, seed: int = 0, lmbda: float | None = None) -> Analysis:  # fmt: skip
     """``analysis`` (g_a's y of ``image``) with y optimised over ``steps`` steps; ``on_step(i)``
-    is called after each (progress)."""
+    is called after each (progress). The loss weighs distortion by ``lmbda``, by default the
+    analysis's own λ; the transforms stay conditioned on, and the file records, that λ."""
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
         raise TypeError(f"refinement steps must be a whole number, got {steps!r}")
     if steps < 0:
@@ -74,7 +75,8 @@ def refine(analysis: Analysis, image: Image.Image | np.ndarray, steps: int, lr: 
     if analysis.height * analysis.width > MAX_PIXELS:
         raise ValueError(f"refining a {analysis.width}×{analysis.height} image needs too much memory "
                          f"(at most {MAX_PIXELS / 1e6:g} MP); encode it without refinement")  # fmt: skip
-    model, t, lmbda = analysis.model, analysis.rate.t.clone(), analysis.rate.lmbda  # clone: out of inference mode
+    model, t = analysis.model, analysis.rate.t.clone()  # clone: out of inference mode
+    lmbda = analysis.rate.lmbda if lmbda is None else lmbda
     network = model.network  # the entropy models' training forms (soft y, noisy z)
     with torch.no_grad():
         g_s = inference.fold(model.g_s, t)
