@@ -18,8 +18,8 @@ them that same scale as their Gaussian's σ, h_a reads them with zero weights an
 weights too, or with small random ones (``--read``, relative to the live channels' std). The
 other channels' rates are unchanged, and with zero weights the image too; the revived channels
 cost bits (most at λ_max) until training either uses or silences them. With zero weights 300
-CPU steps silenced them again (see docs/high-rate-ceiling.md): distortion sends them no gradient until g_s has
-learned to read them.
+CPU steps silenced them again (see docs/high-rate-ceiling.md): distortion sends them no
+gradient until g_s has learned to read them.
 """
 
 from __future__ import annotations

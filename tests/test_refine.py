@@ -73,7 +73,7 @@ def test_refinement_changes_neither_the_weights_nor_their_gradients(tiny):
     assert all(p.grad is None for p in tiny.parameters())
 
 
-def test_bad_step_counts_and_oversized_images_are_refused(tiny, monkeypatch):
+def test_bad_step_counts_loss_lmbdas_and_oversized_images_are_refused(tiny, monkeypatch):
     image = Image.new("RGB", (64, 64))
     analysis = codec.analyse(image, 0.01, tiny)
     with pytest.raises(ValueError, match="0 or more"):
@@ -81,6 +81,9 @@ def test_bad_step_counts_and_oversized_images_are_refused(tiny, monkeypatch):
     for steps in (2.0, "3", True):
         with pytest.raises(TypeError, match="must be a whole number"):
             refine.refine(analysis, image, steps)
+    for lmbda in (0, -0.1, math.nan, math.inf, "0.1"):
+        with pytest.raises(ValueError, match="positive finite"):
+            refine.refine(analysis, image, 2, lmbda=lmbda)
     monkeypatch.setattr(refine, "MAX_PIXELS", 4000)
     with pytest.raises(ValueError, match="without refinement"):
         refine.refine(analysis, image, 2)

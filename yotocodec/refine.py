@@ -75,8 +75,10 @@ def refine(analysis: Analysis, image: Image.Image | np.ndarray, steps: int, lr: 
     if analysis.height * analysis.width > MAX_PIXELS:
         raise ValueError(f"refining a {analysis.width}×{analysis.height} image needs too much memory "
                          f"(at most {MAX_PIXELS / 1e6:g} MP); encode it without refinement")  # fmt: skip
+    if lmbda is not None and not (isinstance(lmbda, numbers.Real) and 0 < lmbda < math.inf):
+        raise ValueError(f"the loss's λ must be a positive finite number, got {lmbda!r}")
     model, t = analysis.model, analysis.rate.t.clone()  # clone: out of inference mode
-    lmbda = analysis.rate.lmbda if lmbda is None else lmbda
+    lmbda = analysis.rate.lmbda if lmbda is None else float(lmbda)
     network = model.network  # the entropy models' training forms (soft y, noisy z)
     with torch.no_grad():
         g_s = inference.fold(model.g_s, t)
