@@ -14,7 +14,7 @@ steps run under bf16 autocast where the CPU has native bf16 (1.8× faster per st
 Only the encoder changes: the decoder, the bitstream and the model are the same, and
 ``pack`` codes the refined y exactly as it codes g_a's. A step runs h_a, h_s and g_s forward
 and backward on the whole image, g_s in the decoder's form (``inference.fold``: FiLM folded
-into the convolutions, channels-last; a step 1.5× faster than with the training form's g_s
+into the convolutions, channels-last; a step 2.2× faster than with the training form's g_s
 on this project's CPU, ``benchmarks/results/refine_speed.md``); the random draws are
 seeded, so an encode is repeatable.
 """
