@@ -1,5 +1,7 @@
 """Reading inputs: every common format, EXIF orientation, grayscale kept, alpha/16-bit/animations refused."""
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,37 @@ def test_alpha_and_16_bit_files_are_refused_with_the_reason(tmp_path, rgb, mode,
     rgb.convert(mode if mode != "I;16" else "L").convert(mode).save(tmp_path / "x.png")
     with pytest.raises(ValueError, match=match):
         read_image(tmp_path / "x.png")
+
+
+def _png48(path: Path, rgb: Image.Image) -> None:
+    """``rgb`` written as a 16-bit-per-channel PNG (Pillow cannot write one)."""
+    a = np.asarray(rgb).astype(">u2") * 257
+    raw = b"".join(b"\0" + row.tobytes() for row in a)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", rgb.width, rgb.height, 16, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_16_bit_rgb_files_are_refused_not_cut_to_8_bits(tmp_path, rgb):
+    _png48(tmp_path / "x.png", rgb)
+    with Image.open(tmp_path / "x.png") as im:
+        assert im.mode == "RGB"  # what Pillow makes of it: 8 bits, silently
+        with pytest.raises(ValueError, match="16 bits per channel"):
+            yotocodec.encode(im, lmbda=0.01)
+    with pytest.raises(ValueError, match="x.png: RGB images of 16 bits per channel"):
+        read_image(tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_exif_that_cannot_be_parsed_counts_as_upright(tmp_path, rgb, suffix):
+    rgb.save(tmp_path / f"x{suffix}", exif=b"Exif\0\0garbage!garbage")
+    image = read_image(tmp_path / f"x{suffix}")  # as `yoto encode` reads it, EXIF kept in its info
+    with Image.open(tmp_path / f"x{suffix}") as im:
+        for source in (image, im):
+            assert yotocodec.decode(yotocodec.encode(source, lmbda=0.01)).size == (40, 24)
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".png", ".tif"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import struct
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -23,18 +26,33 @@ def as_rgb(image: Image.Image) -> Image.Image:
 
 def upright(image: Image.Image) -> Image.Image:
     """``image`` turned as its EXIF orientation says (animations refused first: the turned
-    copy would keep only frame 0)."""
+    copy would keep only frame 0); EXIF that cannot be parsed counts as upright, as in
+    browsers."""
     _check_still(image)
-    return ImageOps.exif_transpose(image)
+    try:
+        return ImageOps.exif_transpose(image)
+    except (SyntaxError, ValueError, struct.error, KeyError, IndexError):  # Pillow's EXIF/TIFF parser
+        return image
+
+
+_WIDE_RAWMODE = re.compile(r";16[BLN]?$")
+"""Pillow's raw modes of 16 bits per channel ("RGB;16B" in a 48-bit PNG), which it reads into
+8-bit modes; "BGR;15"/"BGR;16" are 15/16 bits per *pixel* (5-6-5 BMP) and stay allowed."""
 
 
 def _check_still(image: Image.Image) -> None:
-    """Refuse animations and multi-page files (coding frame 0 would drop the rest); a camera's
-    MPO JPEG is its first image, the others being previews or depth maps."""
+    """Refuse animations and multi-page files (coding frame 0 would drop the rest; a camera's
+    MPO JPEG is its first image, the others being previews or depth maps) and, while the file
+    is not yet loaded, 16-bit-per-channel sources that Pillow would cut to 8 bits."""
     frames = getattr(image, "n_frames", 1)
     if frames > 1 and image.format != "MPO":
         raise ValueError(f"{image.format} images with {frames} frames (animations, multi-page files) are "
                          "not supported; save the frame to code as a still image first")  # fmt: skip
+    for tile in getattr(image, "tile", None) or ():
+        rawmode = tile.args if isinstance(tile.args, str) else (tile.args or ("",))[0]
+        if isinstance(rawmode, str) and _WIDE_RAWMODE.search(rawmode) and not rawmode.startswith("BGR;"):
+            raise ValueError(f"{image.mode} images of 16 bits per channel (more than 8 bits) are not supported; "
+                             "convert to 8-bit RGB")  # fmt: skip
 
 
 def source_mode(image: Image.Image) -> str:
@@ -47,6 +65,7 @@ def read_image(path: str | Path) -> Image.Image:
     applied), as 8-bit RGB, or 8-bit L when the file is grayscale."""
     try:
         with Image.open(path) as im:
+            _check_still(im)  # before loading: a 16-bit source is still visible in its tiles
             im.load()
             im = upright(im)
             rgb = as_rgb(im)
