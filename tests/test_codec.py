@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 import yotocodec
 from yotocodec import codec, inference
@@ -185,6 +185,14 @@ def test_a_pil_image_is_coded_upright_as_its_exif_orientation_says(tiny, tmp_pat
     Image.fromarray(random_image(rng, 24, 40)).save(tmp_path / "turned.png", exif=_orientation(6))  # shown 24 wide
     decoded = yotocodec.decode(yotocodec.encode(Image.open(tmp_path / "turned.png"), lmbda=0.01, model=tiny), model=tiny)
     assert decoded.size == (24, 40)
+
+
+@pytest.mark.parametrize("orientation", [3, 6])
+def test_a_psnr_target_on_an_exif_turned_pil_image_is_judged_upright(shipped, tmp_path, orientation):
+    Image.open(SAMPLE).crop((300, 200, 396, 264)).save(tmp_path / "turned.png", exif=_orientation(orientation))
+    upright = ImageOps.exif_transpose(Image.open(tmp_path / "turned.png"))
+    turned, plain = (yotocodec.encode(im, psnr=37.0, model=shipped) for im in (Image.open(tmp_path / "turned.png"), upright))
+    assert turned == plain
 
 
 def _orientation(value: int) -> Image.Exif:

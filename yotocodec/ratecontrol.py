@@ -31,7 +31,7 @@ from PIL import Image
 from . import codec, deterministic, entropy
 from .bitstream import YotoError
 from .lmbda import LMBDA_MAX, LMBDA_MIN
-from .files import source_mode
+from .files import source_mode, upright
 from .metrics import psnr as psnr_db
 from .modelfile import CodecModel
 from .refine import refine as refined
@@ -264,7 +264,7 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
     if not (math.isfinite(target) and target > 0):
         raise ValueError(f"the {kind} target must be a positive number, got {target}")
     model = codec.load(model)
-    image = image if isinstance(image, Image.Image) else Image.fromarray(codec.checked_array(image))
+    image = upright(image) if isinstance(image, Image.Image) else Image.fromarray(codec.checked_array(image))  # judged as coded
     curve = "psnr" if kind == "psnr" else "rate"
     tol, typical = TOLERANCE[kind], TYPICAL[curve]
     if kind == "psnr":
