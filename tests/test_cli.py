@@ -130,6 +130,29 @@ def test_decode_to_stdout_takes_any_writable_format_and_refuses_others_before_de
     assert r.returncode == 1 and r.stderr.startswith("yoto: error: unknown image format 'psd'") and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("fmt, magic", [("tiff", (b"II*\0", b"MM\0*")), ("pdf", (b"%PDF",))])
+def test_decode_to_a_pipe_writes_formats_whose_writers_seek(encoded, tiny_model_path, fmt, magic):
+    args = ["decode", encoded / "in.yoto", "-", "--model", tiny_model_path, "--format", fmt]
+    r = subprocess.run([sys.executable, "-m", "yotocodec.cli", *map(str, args)], capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(magic)
+
+
+@pytest.mark.parametrize("output", ["x.xbm", "x.grib"])  # XBM takes 1-bit images only; GRIB needs a handler
+def test_decode_refuses_a_format_that_cannot_hold_the_image_before_decoding(encoded, tiny_model_path, tmp_path,
+                                                                           capsys, monkeypatch, output):  # fmt: skip
+    monkeypatch.setattr("yotocodec.codec.decode", lambda *a, **k: pytest.fail("decoded"))
+    args = ["decode", str(encoded / "in.yoto"), str(tmp_path / output), "--model", str(tiny_model_path)]
+    assert cli.main(args) == 1
+    assert "cannot write RGB images as" in capsys.readouterr().err and not (tmp_path / output).exists()
+
+
+def test_batch_decode_names_its_outputs_by_the_formats_own_suffix(encoded, tiny_model_path, tmp_path):
+    args = ["decode", str(encoded / "in.yoto"), "-o", str(tmp_path / "out"), "--format", "jpeg2000"]
+    assert cli.main([*args, "--model", str(tiny_model_path)]) == 0
+    assert Image.open(tmp_path / "out" / "in.jp2").format == "JPEG2000"
+
+
 @pytest.mark.parametrize("output, options, message", [
     ("x.psd", [], "unknown image format '.psd'"),
     ("x", [], "no suffix to tell the image format"),

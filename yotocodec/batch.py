@@ -86,6 +86,7 @@ def run_job(job: Job) -> dict:
             row["psnr"] = psnr(image, codec.decode(data, model))
         else:
             data = job.source.read_bytes()
+            files.check_writable(files.image_format(job.target.suffix), codec.inspect(data).mode)
             files.save_image(codec.decode(data, model), job.target)
             seconds = time.perf_counter() - t0
         info = codec.inspect(data)

@@ -151,15 +151,16 @@ def _decode(args: argparse.Namespace) -> int:
     from . import codec, files
 
     if args.out_dir:
-        named = args.format or "png"
-        files.image_format(named)  # checked before any decoding
-        return _batch(args, "." + named.lower().lstrip("."), {})
+        suffix = files.format_suffix(args.format or "png")
+        files.check_writable(files.image_format(suffix), "RGB")  # before any decoding
+        return _batch(args, suffix, {})
     source, output = _single(args)
     fmt = _output_format(output, args.format)
     data = _read(source)
+    files.check_writable(fmt, codec.inspect(data).mode)
     image = codec.decode(data, model=codec.load(args.model))
     if output == "-":
-        files.write_image(image, sys.stdout.buffer, fmt)
+        sys.stdout.buffer.write(files.encoded_image(image, fmt))
         sys.stdout.flush()
     else:
         files.save_image(image, output, fmt)

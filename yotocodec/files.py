@@ -114,6 +114,31 @@ def image_format(name: str) -> str:
     return fmt
 
 
+def format_suffix(name: str) -> str:
+    """The output suffix for a format or suffix name: the name itself when it is one of the
+    format's suffixes, else the format's first ("jpeg2000" → ".jp2")."""
+    fmt, key = image_format(name), "." + name.lower().lstrip(".")
+    suffixes = [s for s, f in Image.registered_extensions().items() if f == fmt]
+    return key if key in suffixes else suffixes[0]
+
+
+def check_writable(fmt: str, mode: str) -> None:
+    """Refuse, before any decoding, a format in which Pillow cannot write ``mode`` images
+    (XBM takes only 1-bit ones; GRIB and HDF5 need handlers installed)."""
+    try:
+        write_image(Image.new(mode, (1, 1)), io.BytesIO(), fmt)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"cannot write {mode} images as {fmt} ({e}); use png, webp, bmp, tif or jpg") from None
+
+
+def encoded_image(image: Image.Image, fmt: str) -> bytes:
+    """``image`` as the bytes of a ``fmt`` file, for streams that cannot seek (TIFF and PDF
+    writers seek back)."""
+    buffer = io.BytesIO()
+    write_image(image, buffer, fmt)
+    return buffer.getvalue()
+
+
 def write_image(image: Image.Image, fp, fmt: str) -> None:
     """Save ``image`` to a path or file object in Pillow format ``fmt``; WebP lossless, so
     that the decoded pixels are written exactly (JPEG is lossy by nature)."""
