@@ -195,6 +195,16 @@ def test_a_psnr_target_on_an_exif_turned_pil_image_is_judged_upright(shipped, tm
     assert turned == plain
 
 
+@pytest.mark.parametrize("shape", [(40, 30), (30, 41)])  # too many pixels; a side too long
+def test_an_image_too_large_for_the_format_is_refused_before_g_a_runs(tiny, monkeypatch, rng, shape):
+    monkeypatch.setattr("yotocodec.bitstream.MAX_PIXELS", 1000)
+    monkeypatch.setattr("yotocodec.bitstream.MAX_SIDE", 40)
+    monkeypatch.setattr("yotocodec.inference.analysis", lambda *a, **k: pytest.fail("g_a ran"))
+    for image in (random_image(rng, *shape), Image.fromarray(random_image(rng, *shape))):
+        with pytest.raises(ValueError, match="over the .yoto format's limits"):
+            yotocodec.encode(image, lmbda=0.01, model=tiny)
+
+
 def _orientation(value: int) -> Image.Exif:
     exif = Image.Exif()
     exif[0x0112] = value

@@ -91,11 +91,21 @@ class Bitstream:
     y_stream: bytes
 
 
+def _plausible(height: int, width: int) -> bool:
+    return 0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS
+
+
+def check_size(height: int, width: int) -> None:
+    """Refuse an image the format cannot hold, before any work is spent on it."""
+    if not _plausible(height, width):
+        raise ValueError(f"a {width}x{height} image is over the .yoto format's limits ({MAX_SIDE} px a side, "
+                         f"{MAX_PIXELS / 1e6:.1f} MP); cut it into parts and code each")  # fmt: skip
+
+
 def pack(model_id: bytes, lmbda: float, height: int, width: int, y_range: int,
          z_stream: bytes, y_stream: bytes, flags: int = 0) -> bytes:  # fmt: skip
     """Serialize one image's streams into a ``.yoto`` file."""
-    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
-        raise ValueError(f"image size {width}x{height} is outside 1..{MAX_SIDE} per side or over {MAX_PIXELS} pixels")
+    check_size(height, width)
     if not 1 <= y_range <= MAX_Y_RANGE:
         raise ValueError(f"latent range {y_range} is outside the format's 1..{MAX_Y_RANGE}")
     head = _HEADER.pack(MAGIC, VERSION, flags, model_id, lmbda, height, width, y_range,
@@ -136,7 +146,7 @@ def parse(data: bytes | bytearray | memoryview) -> Bitstream:
         raise BitstreamError("corrupted .yoto file: checksum mismatch")
     if flags & ~FLAG_GRAY:
         raise BitstreamError(f"unknown flags {flags:#x} in .yoto header")
-    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
+    if not _plausible(height, width):
         raise BitstreamError(f"implausible image size {width}x{height} in .yoto header")
     if not 1 <= y_range <= MAX_Y_RANGE:
         raise BitstreamError(f"implausible latent range {y_range} in .yoto header")

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import deterministic, entropy, inference
-from .bitstream import FLAG_GRAY, BitstreamError, StreamInfo, inspect, pack, parse  # noqa: F401 (the API's inspect)
+from .bitstream import FLAG_GRAY, BitstreamError, StreamInfo, check_size, inspect, pack, parse  # noqa: F401 (the API's inspect)
 from .files import as_rgb, source_mode, upright
 from .losses import bits_per_pixel
 from .model import ScaleHyperprior
@@ -164,6 +164,9 @@ def analyse(image: Image.Image | np.ndarray, lmbda: float, model: Model = None) 
     """y = g_a(image) at trade-off ``lmbda`` (checked and snapped as ``encode`` does)."""
     model = load(model)
     rate = _rate(lmbda, model)
+    sides = np.shape(image)[:2] if isinstance(image, np.ndarray) else image.size  # either order: the limits are symmetric
+    if min(sides) > 0:  # (an empty image gets to_tensor's message)
+        check_size(*sides)
     x = to_tensor(image)
     height, width = x.shape[2:]
     tf = inference.Transforms(model, rate.t)
