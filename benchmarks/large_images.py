@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SIZES = [(1000, 1000), (3000, 2000), (6000, 4000)]
+SIZES = [(1000, 1000), (3000, 2000), (6000, 4000), (10032, 6688)]  # the last: 3:2 at the format's limit
 LMBDA = 0.01
 
 CHILD = """

@@ -77,6 +77,6 @@ def test_pack_refuses_sizes_the_format_cannot_hold():
 
 
 def test_pack_refuses_an_area_over_max_pixels_though_each_side_fits():
-    assert 8192 <= MAX_SIDE and 8192 * 8192 > MAX_PIXELS
+    assert 16384 <= MAX_SIDE and 16384 * 8192 > MAX_PIXELS
     with pytest.raises(ValueError, match="over"):
-        pack(MODEL_ID, 0.01, 8192, 8192, 1, b"", b"")
+        pack(MODEL_ID, 0.01, 8192, 16384, 1, b"", b"")

@@ -106,6 +106,17 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(encoded, tiny
     assert "is the input file" in capsys.readouterr().err and source.read_bytes() == before
 
 
+def test_a_directory_as_output_or_model_and_unreadable_stdin_are_named_plainly(encoded, tiny_model_path, tmp_path):
+    (tmp_path / "dir.yoto").mkdir()
+    r = yoto("encode", encoded / "in.png", tmp_path / "dir.yoto", "-l", "0.01", "--model", tiny_model_path)
+    assert r.returncode == 1 and "dir.yoto is a directory: name the output file" in r.stderr and ".tmp" not in r.stderr
+    r = yoto("encode", encoded / "in.png", tmp_path / "x.yoto", "-l", "0.01", "--model", tmp_path)
+    assert r.returncode == 1 and "is not a model file: it is not a regular file" in r.stderr
+    cmd = [sys.executable, "-m", "yotocodec.cli", "encode", "-", str(tmp_path / "x.yoto"), "-l", "0.01"]
+    r = subprocess.run(cmd, input=b"not an image", capture_output=True, timeout=300)
+    assert r.returncode == 1 and r.stderr.decode().strip() == "yoto: error: <stdin>: not a readable image (no format Pillow reads)"
+
+
 @pytest.mark.parametrize("option", [["--size", "0.5"], ["--size", "abc"], ["--bpp", "0"], ["--psnr", "-3"],
                                     ["--quality", "100.5"], ["-l", "nan"], ["-l", "-0.01"],
                                     ["-l", "0.01", "--refine", "-3"], ["-l", "0.01", "--jobs", "0"]])

@@ -11,7 +11,8 @@ Layout, format version 3 (all integers little-endian)::
     14     4     λ, IEEE-754 float32: grid value k of 2¹⁶ over the model's [λ_min, λ_max],
                  float32(exp(log λ_min + k/65535·(log λ_max − log λ_min)))
     18     4     image height in pixels (uint32, 1..65536)
-    22     4     image width in pixels (uint32, 1..65536; height × width at most 2²⁵)
+    22     4     image width in pixels (uint32, 1..65536; height × width at most 2²⁶;
+                 readers older than 2026-12-05 stop at 2²⁵ and refuse larger files)
     26     2     R: every y symbol lies in [-R, R] (uint16, 1..4096)
     28     4     length of the z stream in bytes (uint32, a multiple of 4)
     32     4     length of the y stream in bytes (uint32, a multiple of 4)
@@ -57,8 +58,9 @@ FLAG_GRAY = 0x01
 """The source image was grayscale: it was coded as RGB and is decoded back to one channel."""
 MAX_SIDE = 1 << 16
 """Largest accepted image side in pixels (guards the decoder's allocations)."""
-MAX_PIXELS = 1 << 25
-"""Largest accepted image area (33.5 megapixels), for the same reason."""
+MAX_PIXELS = 1 << 26
+"""Largest accepted image area (67.1 megapixels: every 35 mm camera's full resolution), for the
+same reason."""
 MAX_Y_RANGE = 1 << 12
 """Largest accepted R (|ŷ| ≤ R; natural images stay in the low hundreds): bounds table sizes."""
 

@@ -74,6 +74,8 @@ def _single(args: argparse.Namespace) -> tuple[str, str]:
     source, output = args.paths
     if "-" not in (source, output) and Path(output).exists() and Path(output).samefile(source):
         raise ValueError(f"{output} is the input file: give another output path (the input would be lost)")
+    if output != "-" and Path(output).is_dir():
+        raise ValueError(f"{output} is a directory: name the output file, or use --out-dir for batch mode")
     return source, output
 
 
@@ -87,7 +89,7 @@ def _encode(args: argparse.Namespace) -> int:
         return _batch(args, ".yoto", {kind: value, "strict": args.strict, "refine": args.refine})
     source, output = _single(args)
     model = codec.load(args.model)
-    image = files.read_image(io.BytesIO(sys.stdin.buffer.read()) if source == "-" else source)
+    image = files.read_image(io.BytesIO(sys.stdin.buffer.read()), "<stdin>") if source == "-" else files.read_image(source)
     note = ""
     with tqdm(total=args.refine, desc="refine", unit="step", disable=not args.refine, file=sys.stderr) as bar:
         if kind in ("lmbda", "quality"):
@@ -96,7 +98,8 @@ def _encode(args: argparse.Namespace) -> int:
         else:
             r = ratecontrol.encode_to(image, kind, value, model, args.strict, args.refine, _progress(bar))
     if r is not None:
-        tries = f"{r.probes} tries, {r.encodes} of them full encodes" + (", each refined" if args.refine else "")
+        tries = f"{r.probes} {'try' if r.probes == 1 else 'tries'}, {r.encodes} of them full encodes" + (
+            ", each refined" if args.refine else "")
         data, note = r.data, f" ({kind} target {value}: {_achieved(kind, r)} in {tries})"
         if not r.reached:
             print(f"yoto: warning: {ratecontrol.missed(kind, value, r)} (use --strict to fail instead)", file=sys.stderr)

@@ -60,9 +60,11 @@ def source_mode(image: Image.Image) -> str:
     return "L" if image.mode in ("L", "1") else "RGB"
 
 
-def read_image(path: str | Path) -> Image.Image:
+def read_image(path: str | Path | io.BytesIO, name: str | None = None) -> Image.Image:
     """Open an image file (PNG, JPEG, WebP, TIFF, BMP, ...) upright (EXIF orientation
-    applied), as 8-bit RGB, or 8-bit L when the file is grayscale."""
+    applied), as 8-bit RGB, or 8-bit L when the file is grayscale; errors name it ``name``
+    (default: ``path``)."""
+    name = name or str(path)
     try:
         with Image.open(path) as im:
             _check_still(im)  # before loading: a 16-bit source is still visible in its tiles
@@ -70,12 +72,14 @@ def read_image(path: str | Path) -> Image.Image:
             im = upright(im)
             rgb = as_rgb(im)
             return rgb if source_mode(im) == "RGB" else im.convert("L")
-    except (Image.UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise ValueError(f"{path}: not a readable image ({e})") from None
+    except Image.UnidentifiedImageError:
+        raise ValueError(f"{name}: not a readable image (no format Pillow reads)") from None
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"{name}: not a readable image ({e})") from None
     except FileNotFoundError:
         raise
     except (ValueError, OSError) as e:  # refused modes, truncated or damaged files
-        raise ValueError(f"{path}: {e}") from None
+        raise ValueError(f"{name}: {e}") from None
 
 
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:

@@ -138,8 +138,10 @@ def read_dict(path: str | Path, kind: str, keys: tuple[str, ...]) -> dict:
     """The dict saved in a torch file of ``kind`` (loaded safely, ``weights_only``) that has
     ``keys``; a ValueError naming ``kind`` otherwise (FileNotFoundError if missing)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{kind} not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a {kind}: it is not a regular file")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types, with pages of text, for another file
