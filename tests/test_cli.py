@@ -196,8 +196,10 @@ def test_size_target_writes_a_file_at_or_just_below_it(photo):
 
 
 def test_unreachable_target_warns_or_fails_when_strict(photo):
-    r = yoto("encode", photo / "crop.png", photo / "big.yoto", "--size", "10MB")
+    r = yoto("encode", photo / "crop.png", photo / "big.yoto", "--size", "50")
     assert r.returncode == 0 and "out of this model's reach for this image: the closest is" in r.stderr and (photo / "big.yoto").exists()
+    r = yoto("encode", photo / "crop.png", photo / "roomy.yoto", "--size", "10MB", "--strict")  # λ_max's file fits
+    assert r.returncode == 0 and "reach" not in r.stderr and (photo / "roomy.yoto").exists()
     r = yoto("encode", photo / "crop.png", photo / "strict.yoto", "--psnr", "60", "--strict")
     assert r.returncode == 1 and "out of this model's reach" in r.stderr and not (photo / "strict.yoto").exists()
 

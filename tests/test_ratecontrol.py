@@ -47,11 +47,19 @@ def test_refined_tries_start_from_g_a_never_from_blended_latents(shipped, crop, 
         assert r.encodes == r.probes
 
 
-def test_a_size_beyond_the_largest_file_gives_the_largest_or_fails_when_strict(shipped, crop):
-    r = ratecontrol.encode_to(crop, "size", 10**7, shipped)
+@pytest.mark.parametrize("kind, target, lmbda", [("size", 10**7, "LMBDA_MAX"), ("bpp", 20.0, "LMBDA_MAX"),
+                                                  ("psnr", 5.0, "LMBDA_MIN")])  # fmt: skip
+def test_a_target_the_whole_range_beats_is_met_by_the_end_it_pulls_towards_even_when_strict(shipped, crop, kind,
+                                                                                           target, lmbda):  # fmt: skip
+    r = ratecontrol.encode_to(crop, kind, target, shipped, strict=True)
+    assert r.reached and r.lmbda == pytest.approx(getattr(ratecontrol, lmbda), rel=1e-6)
+
+
+def test_a_psnr_beyond_the_best_file_gives_the_best_or_fails_when_strict(shipped, crop):
+    r = ratecontrol.encode_to(crop, "psnr", 60.0, shipped)
     assert not r.reached and r.lmbda == pytest.approx(ratecontrol.LMBDA_MAX, rel=1e-6)
     with pytest.raises(yotocodec.TargetError, match="out of this model's reach"):
-        ratecontrol.encode_to(crop, "size", 10**7, shipped, strict=True)
+        ratecontrol.encode_to(crop, "psnr", 60.0, shipped, strict=True)
 
 
 def test_a_size_below_the_smallest_file_gives_the_smallest_flagged(shipped, crop):

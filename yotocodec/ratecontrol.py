@@ -12,8 +12,9 @@ from y and is entropy coded only if chosen), so what is reported is exact. Insid
 a probe blends the latents of the two probes around it (``codec.blend``) instead of running
 g_a, for a fifth of an encode. The answer is the probe closest to the target on the allowed
 side: sizes and bpp at or below it (within 2 %), PSNR at or above it (within 0.1 dB). A
-target outside the model's range gets the nearest end of the range, flagged as not reached,
-or a ``TargetError`` when ``strict``. With refinement, every probe's latents are refined
+target the whole range beats on its allowed side (a size larger than λ_max's file, a PSNR
+below λ_min's) is met by that end of the range; one beyond it on the other side gets the
+nearest end, flagged as not reached, or a ``TargetError`` when ``strict``. With refinement, every probe's latents are refined
 before it is measured: the same search on the refined curve, one refinement per probe.
 """
 
@@ -202,6 +203,12 @@ def _allowed(kind: str, value: float, target: float) -> bool:
     return value >= target if kind == "psnr" else value <= target
 
 
+def _at_limit(kind: str, probe: _Probe) -> bool:
+    """Whether ``probe`` is at the end of the λ range a target on its allowed side pulls
+    towards (λ_max for size and bpp, λ_min for PSNR): no file of the model comes closer."""
+    return probe.analysis.rate.k == (0 if kind == "psnr" else deterministic.LEVELS - 1)
+
+
 def _within(kind: str, value: float, target: float) -> bool:
     if kind == "psnr":
         return target <= value <= target + TOLERANCE[kind]
@@ -302,7 +309,8 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
         if _within(kind, probe.value, target):
             break
         t = on_grid(_next_t(scores, aim, typical, SLOPE_PER_OFFSET[curve], step))
-    result = best.result(_within(kind, best.value, target), len(scores), encodes)
+    met = _within(kind, best.value, target) or (_allowed(kind, best.value, target) and _at_limit(kind, best))
+    result = best.result(met, len(scores), encodes)
     if strict and not result.reached:
         raise TargetError(missed(kind, target, result))
     return result
