@@ -22,6 +22,13 @@ def test_two_inputs_onto_one_output_are_refused(tmp_path):
         batch.plan([Path("x/a.png"), Path("y/a.jpg")], tmp_path, ".yoto", {}, None)
 
 
+def test_a_file_named_twice_is_coded_once(tmp_path):
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).touch()
+    inputs = [str(tmp_path), str(tmp_path / "b.png"), str(tmp_path / "." / "a.png"), str(tmp_path / "*.png")]
+    assert batch.expand(inputs, batch.IMAGE_SUFFIXES) == [tmp_path / "a.png", tmp_path / "b.png"]
+
+
 def test_existing_outputs_are_refused_unless_overwrite_is_asked(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a.png").write_bytes(b"the user's original photo")

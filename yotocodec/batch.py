@@ -29,7 +29,8 @@ class Job:
 
 
 def expand(inputs: list[str], suffixes: set[str]) -> list[Path]:
-    """Files named, matched by a glob, or (with one of ``suffixes``) found in a directory."""
+    """Files named, matched by a glob, or (with one of ``suffixes``) found in a directory; a file
+    reached twice (``shots/ shots/a.png``) is listed once."""
     files: list[Path] = []
     for item in inputs:
         matches = sorted(glob.glob(item)) if glob.has_magic(item) else [item]
@@ -40,7 +41,8 @@ def expand(inputs: list[str], suffixes: set[str]) -> list[Path]:
             if not found:
                 raise ValueError(f"{m}: no {', '.join(sorted(suffixes))} files in this directory")
             files += found
-    return files
+    first = {f.resolve(): f for f in reversed(files)}  # the first spelling of each file
+    return [f for f in files if first[f.resolve()] is f]
 
 
 def plan(sources: list[Path], out_dir: Path, suffix: str, setting: dict, model: str | None,
