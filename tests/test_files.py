@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 import yotocodec
 from yotocodec.files import atomic_write, image_format, read_image, save_image
@@ -77,6 +77,28 @@ def test_exif_that_cannot_be_parsed_counts_as_upright(tmp_path, rgb, suffix):
     with Image.open(tmp_path / f"x{suffix}") as im:
         for source in (image, im):
             assert yotocodec.decode(yotocodec.encode(source, lmbda=0.01)).size == (40, 24)
+
+
+def _swapped_profile() -> bytes:
+    """sRGB's ICC profile with its red and blue primaries swapped (and renamed): a colour
+    space where (255, 0, 0) is sRGB's blue."""
+    b = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    tags = {bytes(b[132 + 12 * i : 136 + 12 * i]): 132 + 12 * i for i in range(struct.unpack(">I", b[128:132])[0])}
+    r, blue = tags[b"rXYZ"], tags[b"bXYZ"]
+    b[r + 4 : r + 12], b[blue + 4 : blue + 12] = b[blue + 4 : blue + 12], b[r + 4 : r + 12]
+    at = b.find("sRGB".encode("utf-16-be"))
+    b[at : at + 8] = "Swap".encode("utf-16-be")
+    return bytes(b)
+
+
+def test_a_colour_profile_other_than_srgb_is_converted_to_srgb_and_srgb_kept_exact(tmp_path, rgb):
+    red = Image.new("RGB", (8, 8), (255, 0, 0))
+    red.save(tmp_path / "swapped.png", icc_profile=_swapped_profile())
+    rgb.save(tmp_path / "srgb.png", icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    assert read_image(tmp_path / "swapped.png").getpixel((0, 0)) == (0, 0, 255)
+    with Image.open(tmp_path / "swapped.png") as im:
+        assert yotocodec.encode(im, lmbda=0.01) == yotocodec.encode(Image.new("RGB", (8, 8), (0, 0, 255)), lmbda=0.01)
+    assert np.array_equal(np.asarray(read_image(tmp_path / "srgb.png")), np.asarray(rgb))
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".png", ".tif"])

@@ -10,18 +10,37 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 
 def as_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB view of a PIL image; refuses alpha, >8-bit and multi-frame images rather
+    """8-bit sRGB view of a PIL image; refuses alpha, >8-bit and multi-frame images rather
     than mangling them."""
     _check_still(image)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         raise ValueError(f"images with alpha are not supported (mode {image.mode}); flatten it first")
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         raise ValueError(f"{image.mode} images (more than 8 bits) are not supported; convert to 8-bit RGB")
+    image = _to_srgb(image)
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """An RGB or CMYK image whose embedded colour profile is not sRGB (Display P3, Adobe RGB, a
+    press CMYK) converted to sRGB, which is how the decoded file, carrying no profile, will be
+    shown; an unreadable profile counts as none."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "CMYK"):
+        return image
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(profile).lower():
+            return image
+        srgb = ImageCms.profileToProfile(image, profile, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+    srgb.info.pop("icc_profile", None)
+    return srgb
 
 
 def upright(image: Image.Image) -> Image.Image:
