@@ -9,8 +9,10 @@ from PIL import Image
 import yotocodec
 from yotocodec import codec, ratecontrol
 from yotocodec.metrics import psnr
+from yotocodec.model import ModelConfig, ScaleHyperprior
+from yotocodec.modelfile import save_model
 
-from conftest import SAMPLE
+from conftest import SAMPLE, tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +80,15 @@ def test_a_missed_size_is_told_in_whole_bytes():
     result = ratecontrol.Result(b"", 0.26, 44920.0, False, 3, 2)
     assert ratecontrol.missed("size", "10MB", result).startswith(
         "size target 10000000 bytes is out of this model's reach for this image: the closest is 44920 bytes at λ=0.26")
+
+
+def test_quality_maps_onto_the_models_own_lmbda_range(crop, tmp_path):
+    model = ScaleHyperprior(ModelConfig(N=8, M=12, film_hidden=8, lmbda_min=0.5, lmbda_max=2.0))
+    model.load_state_dict(tiny_model().state_dict())
+    save_model(model, tmp_path / "m.pt")
+    for quality, lmbda in ((1, 0.5), (100, 2.0)):
+        data = yotocodec.encode(crop, quality=quality, model=tmp_path / "m.pt")
+        assert codec.inspect(data).lmbda == pytest.approx(lmbda, rel=1e-6)
 
 
 def test_quality_maps_monotonically_onto_the_lmbda_range():

@@ -388,10 +388,47 @@ def test_torchrun_trains_two_ranks_from_the_command_line(folder, tmp_path):
                                            ({"crop": 100}, "multiple of 64"), ({"lmbda_min": 0.0}, "--lmbda-min"),
                                            ({"lr": -1.0}, "--lr"), ({"workers": -1}, "negative"), ({"budget": -5.0}, "--budget"),
                                            ({"distortion": "msssim"}, "--distortion"), ({"distortion": "mse+mse"}, "--distortion"),
-                                           ({"learn_weights": True}, "mix"), ({"weights": "0.7,0.3"}, "mix")])
+                                           ({"learn_weights": True}, "mix"), ({"weights": "0.7,0.3"}, "mix"),
+                                           ({"clip": 0.0}, "--clip"), ({"clip": -1.0}, "--clip"),
+                                           ({"final_lr_ratio": -2.0}, "--final-lr-ratio"), ({"val_every": -1}, "negative"),
+                                           ({"weight_prior": -0.1}, "negative"), ({"lr": math.inf}, "--lr"),
+                                           ({"budget": math.inf}, "--budget"), ({"budget": math.nan}, "--budget")])
 def test_settings_that_cannot_train_are_refused_before_any_work(change, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**change)
+
+
+def test_a_diverged_run_stops_before_checkpointing_non_finite_weights(folder, tmp_path):
+    assert Trainer(small_config(folder, tmp_path, 8, ckpt_every=2), progress=False).run(until=2) is None
+    kept = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(ValueError, match="training diverged by step .*lower --lr"):
+        Trainer(small_config(folder, tmp_path, 8, ckpt_every=2, lr=1e9), progress=False).run()
+    assert (tmp_path / "checkpoint.pt").read_bytes() == kept and not (tmp_path / "model.pt").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 cut short", None])  # None: a model file in its place
+def test_a_damaged_or_foreign_checkpoint_is_named_not_a_traceback(folder, tmp_path, tiny_model_path, content):
+    tmp_path.mkdir(exist_ok=True)
+    if content is None:
+        shutil.copy(tiny_model_path, tmp_path / "checkpoint.pt")
+    else:
+        (tmp_path / "checkpoint.pt").write_bytes(content)
+    with pytest.raises(ValueError, match="checkpoint.pt is not a yotocodec training checkpoint"):
+        Trainer(small_config(folder, tmp_path, 4), progress=False)
+
+
+def test_exporting_a_checkpoint_onto_itself_is_refused_and_the_checkpoint_kept(folder, tmp_path):
+    assert Trainer(small_config(folder, tmp_path, 4), progress=False).run(until=2) is None
+    kept = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(ValueError, match="is the checkpoint itself"):
+        export_checkpoint(tmp_path / "checkpoint.pt", tmp_path / "." / "checkpoint.pt")
+    assert (tmp_path / "checkpoint.pt").read_bytes() == kept
+
+
+@pytest.mark.parametrize("device", ["foo", "cuda:7", "meta"])
+def test_a_device_torch_cannot_train_on_is_refused_in_one_line(folder, tmp_path, device):
+    with pytest.raises(ValueError, match="--device"):
+        Trainer(small_config(folder, tmp_path, 4, device=device), progress=False)
 
 
 def test_a_checkpoint_given_where_a_model_file_goes_points_to_export(folder, tmp_path):

@@ -107,12 +107,13 @@ def activity(image: Image.Image) -> float:
     return math.log(1.0 + (float(np.mean(steps)) if steps else 0.0))
 
 
-def quality_to_lmbda(quality: float) -> float:
-    """Map quality 1..100 log-linearly onto the trained λ range (1 → λ_min, 100 → λ_max)."""
+def quality_to_lmbda(quality: float, lmbda_min: float = LMBDA_MIN, lmbda_max: float = LMBDA_MAX) -> float:
+    """Map quality 1..100 log-linearly onto a model's trained λ range (1 → λ_min, 100 → λ_max;
+    by default the shipped model's)."""
     quality = float(quality)  # as λ and the targets are: "50" and numpy numbers too
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be in 1..100, got {quality}")
-    lo, hi = math.log(LMBDA_MIN), math.log(LMBDA_MAX)
+    lo, hi = math.log(lmbda_min), math.log(lmbda_max)
     return float(np.float32(math.exp(lo + (quality - 1) / 99 * (hi - lo))))
 
 
@@ -347,7 +348,9 @@ def encode(image: Image.Image | np.ndarray, lmbda: float | None = None, *, quali
     if kind in ("lmbda", "quality"):
         if strict:
             raise ValueError(f"strict applies to size, bpp and psnr targets; {kind} is always met (drop strict=True)")
-        analysis = codec.analyse(image, value if kind == "lmbda" else quality_to_lmbda(value), model)
+        model = codec.load(model)
+        lmbda = value if kind == "lmbda" else quality_to_lmbda(value, model.config.lmbda_min, model.config.lmbda_max)
+        analysis = codec.analyse(image, lmbda, model)
         return (refined(analysis, image, refine, on_step=on_step) if refine else analysis).pack()
     result = encode_to(image, kind, value, model, strict, refine, on_step)
     if not result.reached:

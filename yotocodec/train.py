@@ -107,10 +107,14 @@ class TrainConfig:
             (self.val_crop >= f and self.val_crop % f == 0, f"--val-crop must be a positive multiple of {f}, got {self.val_crop}"),
             (min(self.N, self.M) >= 1, f"--N and --M must be 1 or more, got {self.N}, {self.M}"),
             (0 < self.lmbda_min <= self.lmbda_max, f"need 0 < --lmbda-min <= --lmbda-max, got {self.lmbda_min}, {self.lmbda_max}"),
-            (self.lr > 0 and self.aux_lr > 0, f"--lr and --aux-lr must be positive, got {self.lr}, {self.aux_lr}"),
+            (0 < self.lr < math.inf and 0 < self.aux_lr < math.inf,
+             f"--lr and --aux-lr must be positive and finite, got {self.lr}, {self.aux_lr}"),
+            (0 < self.clip < math.inf, f"--clip must be positive and finite (a gradient-norm cap), got {self.clip}"),
+            (0 <= self.final_lr_ratio <= 1, f"--final-lr-ratio must be in [0, 1], got {self.final_lr_ratio}"),
             (self.ckpt_every >= 1, f"--ckpt-every must be 1 or more, got {self.ckpt_every}"),
-            (min(self.warmup, self.workers, self.threads, self.val_images, self.budget) >= 0,
-             "--warmup, --workers, --threads, --val-images and --budget cannot be negative"),
+            (min(self.warmup, self.workers, self.threads, self.val_images, self.val_every, self.weight_prior) >= 0,
+             "--warmup, --workers, --threads, --val-images, --val-every and --weight-prior cannot be negative"),
+            (0 <= self.budget < math.inf, f"--budget must be 0 (none) or a finite number of seconds, got {self.budget}"),
             (set(names) <= set(DISTORTIONS) and len(set(names)) == len(names),
              f"--distortion {self.distortion!r}: use one of {', '.join(DISTORTIONS)} or a mix like mse+ms-ssim"),
             (len(names) > 1 or not (self.learn_weights or self.weights),
@@ -231,7 +235,13 @@ def _pick_device(name: str) -> torch.device:
         if not torch.cuda.is_available():
             raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name!r} is not a device: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cpu" or (device.type == "cuda" and (device.index or 0) < torch.cuda.device_count()):
+        return device
+    raise ValueError(f"--device {name}: torch sees no such device here (use auto, cpu, cuda or cuda:N)")
 
 
 @contextmanager
@@ -307,7 +317,8 @@ class Trainer:
         if not self.checkpoint_path.exists():
             self._initialise()
             return
-        ck = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        ck = read_dict(self.checkpoint_path, "training checkpoint (move it away to start afresh)",
+                       ("config", "model", "opt", "aux_opt", "step"))  # fmt: skip
         if self.cfg.budget and ck.get("sized"):
             self.cfg.steps, self.sized = ck["config"]["steps"], True
         diff = self._changed(ck["config"])
@@ -407,6 +418,13 @@ class Trainer:
         dist.all_reduce(t, op=op)
         return int(t.item())
 
+    def _check_finite(self) -> None:
+        """Refuse to checkpoint diverged weights (single non-finite steps are skipped, so these
+        mean the run itself blew up; DDP ranks hold the same weights and stop together)."""
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise ValueError(f"training diverged by step {self.step} (weights not finite): lower --lr and "
+                             "resume, or start a new --out; the last checkpoint is kept")  # fmt: skip
+
     def _any_rank(self, flag: bool) -> bool:
         return bool(self._reduce(int(flag), dist.ReduceOp.MAX))
 
@@ -448,6 +466,7 @@ class Trainer:
                 stop = self._any_rank(bool(signals))
                 end = self.step >= min(until, cfg.steps)
                 if self.step % cfg.ckpt_every == 0 or end or stop:
+                    self._check_finite()
                     self.save_checkpoint()
                 if self.rank == 0 and self.val_images and cfg.val_every and self.step % cfg.val_every == 0:
                     self._log_validation(bar)
@@ -469,6 +488,8 @@ class Trainer:
 def export_checkpoint(checkpoint: str | Path, out: str | Path, half: bool = False) -> bytes:
     """Write the inference model file of a training checkpoint (``half``: float16 weights,
     see ``save_model``); returns the model id."""
+    if Path(out).exists() and Path(out).samefile(checkpoint):
+        raise ValueError(f"{out} is the checkpoint itself: write the model file elsewhere (the checkpoint would be lost)")
     ck = read_dict(checkpoint, "training checkpoint (OUT/checkpoint.pt of `yoto train`)", ("config", "model"))
     c, state = ck["config"], ck["model"]
     model = ScaleHyperprior(ModelConfig(c["N"], c["M"], c["lmbda_min"], c["lmbda_max"]))
