@@ -164,7 +164,7 @@ def analyse(image: Image.Image | np.ndarray, lmbda: float, model: Model = None) 
     """y = g_a(image) at trade-off ``lmbda`` (checked and snapped as ``encode`` does)."""
     model = load(model)
     rate = _rate(lmbda, model)
-    sides = np.shape(image)[:2] if isinstance(image, np.ndarray) else image.size  # either order: the limits are symmetric
+    sides = np.shape(image)[:2] if isinstance(image, np.ndarray) else image.size[::-1]  # (height, width)
     if min(sides) > 0:  # (an empty image gets to_tensor's message)
         check_size(*sides)
     x = to_tensor(image)
