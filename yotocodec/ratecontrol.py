@@ -14,8 +14,9 @@ g_a, for a fifth of an encode. The answer is the probe closest to the target on 
 side: sizes and bpp at or below it (within 2 %), PSNR at or above it (within 0.1 dB). A
 target the whole range beats on its allowed side (a size larger than λ_max's file, a PSNR
 below λ_min's) is met by that end of the range; one beyond it on the other side gets the
-nearest end, flagged as not reached, or a ``TargetError`` when ``strict``. With refinement, every probe's latents are refined
-before it is measured: the same search on the refined curve, one refinement per probe.
+nearest end, flagged as not reached, or a ``TargetError`` when ``strict``. With refinement,
+every probe's latents are refined before it is measured: the same search on the refined
+curve, one refinement per probe.
 """
 
 from __future__ import annotations

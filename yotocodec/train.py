@@ -239,7 +239,9 @@ def _pick_device(name: str) -> torch.device:
         device = torch.device(name)
     except RuntimeError:
         raise ValueError(f"--device {name!r} is not a device: use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cpu" or (device.type == "cuda" and (device.index or 0) < torch.cuda.device_count()):
+    usable = {"cpu": True, "cuda": (device.index or 0) < torch.cuda.device_count(),
+              "mps": torch.backends.mps.is_available()}  # fmt: skip
+    if usable.get(device.type, False):
         return device
     raise ValueError(f"--device {name}: torch sees no such device here (use auto, cpu, cuda or cuda:N)")
 
