@@ -295,10 +295,11 @@ def test_export_of_a_checkpoint_gives_the_same_model(folder, tmp_path):
     assert model_id(load_model(tmp_path / "half.pt")) == save_model(a, tmp_path / "a-half.pt", half=True)
 
 
-def test_resuming_with_another_architecture_is_refused(folder, tmp_path):
+def test_resuming_with_another_architecture_is_refused_before_the_images_are_decoded(folder, tmp_path, monkeypatch):
     Trainer(small_config(folder, tmp_path, 2), progress=False).run()
     cfg = small_config(folder, tmp_path, 4)
     cfg.N = 16
+    monkeypatch.setattr("yotocodec.train.load_images", lambda *a, **k: pytest.fail("images decoded first"))
     with pytest.raises(ValueError, match="checkpoint"):
         Trainer(cfg, progress=False)
 

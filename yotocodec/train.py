@@ -305,11 +305,11 @@ class Trainer:
         self.sized = not cfg.budget
         self.out = Path(cfg.out)
         train_files, val_files = split_holdout(list_images(cfg.data), cfg.val_images)
+        self._resume()  # before decoding the images: a run that cannot resume says so at once
         images = load_images(train_files, cfg.crop, self.progress)
         self.batches = StepBatches(images, cfg.crop, cfg.batch_size, (cfg.lmbda_min, cfg.lmbda_max),
                                    cfg.seed, self.rank)  # fmt: skip
         self.val_images = [center_crop(im, cfg.val_crop) for im in load_images(val_files, cfg.val_crop, False, "--val-crop")]
-        self._resume()
 
     @property
     def checkpoint_path(self) -> Path:
