@@ -300,7 +300,7 @@ def test_resuming_with_another_architecture_is_refused_before_the_images_are_dec
     cfg = small_config(folder, tmp_path, 4)
     cfg.N = 16
     monkeypatch.setattr("yotocodec.train.load_images", lambda *a, **k: pytest.fail("images decoded first"))
-    with pytest.raises(ValueError, match="checkpoint"):
+    with pytest.raises(ValueError, match="checkpoint .* was made with --N 8, not 16: start a new --out"):
         Trainer(cfg, progress=False)
 
 

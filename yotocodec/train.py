@@ -134,6 +134,11 @@ PARTS = ("g_a", "g_s", "h_a", "h_s", "entropy_bottleneck")
 """What ``--freeze`` and ``--reinit`` name: the four transforms and z's factorized prior."""
 
 
+def _flag(setting: str) -> str:
+    """The command-line flag of a ``TrainConfig`` field: lmbda_max → --lmbda-max."""
+    return "--" + setting.replace("_", "-")
+
+
 def parts(names: str, option: str) -> list[str]:
     """The model parts in a comma-separated ``--freeze``/``--reinit`` value, checked."""
     chosen = [n.strip() for n in names.split(",") if n.strip()]
@@ -326,8 +331,8 @@ class Trainer:
         diff = self._changed(ck["config"])
         defining = {k: ab for k, ab in diff.items() if k in RUN_DEFINING}
         if defining:
-            raise ValueError(f"checkpoint {self.checkpoint_path} was made with "
-                             f"{', '.join(f'{k}={a!r}, not {b!r}' for k, (a, b) in defining.items())}: "
+            made = ", ".join(f"{_flag(k)} {a!r}, not {b!r}" for k, (a, b) in defining.items())
+            raise ValueError(f"checkpoint {self.checkpoint_path} was made with {made}: "
                              "start a new --out (--init takes an exported model)")  # fmt: skip
         load_weights(self.model, ck["model"])
         if self.weigh is not None:
@@ -337,7 +342,7 @@ class Trainer:
         self.step = ck["step"]
         self.changes = ck.get("changes", []) + ([{"step": self.step, "changed": diff}] if diff else [])
         if diff and self.rank == 0:
-            said = ", ".join(f"--{k.replace('_', '-')} {a} -> {b}" for k, (a, b) in diff.items())
+            said = ", ".join(f"{_flag(k)} {a} -> {b}" for k, (a, b) in diff.items())
             print(f"resuming at step {self.step} with changed settings: {said}", file=sys.stderr)
 
     def _changed(self, saved: dict) -> dict[str, list]:
