@@ -11,7 +11,7 @@ from PIL import Image, ImageCms
 import yotocodec
 from yotocodec.files import atomic_write, image_format, read_image, save_image
 
-from conftest import random_image
+from conftest import SAMPLE, random_image
 
 
 @pytest.fixture
@@ -99,6 +99,14 @@ def test_a_colour_profile_other_than_srgb_is_converted_to_srgb_and_srgb_kept_exa
     with Image.open(tmp_path / "swapped.png") as im:
         assert yotocodec.encode(im, lmbda=0.01) == yotocodec.encode(Image.new("RGB", (8, 8), (0, 0, 255)), lmbda=0.01)
     assert np.array_equal(np.asarray(read_image(tmp_path / "srgb.png")), np.asarray(rgb))
+
+
+def test_a_psnr_target_on_a_profiled_pil_image_is_judged_on_the_srgb_pixels_coded(tmp_path):
+    photo = Image.open(SAMPLE).convert("RGB").crop((300, 200, 396, 264))
+    photo.save(tmp_path / "swapped.png", icc_profile=_swapped_profile())
+    with Image.open(tmp_path / "swapped.png") as im:
+        profiled = yotocodec.encode(im, psnr=37.0)
+    assert profiled == yotocodec.encode(read_image(tmp_path / "swapped.png"), psnr=37.0)
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".png", ".tif"])

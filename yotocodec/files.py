@@ -79,6 +79,14 @@ def source_mode(image: Image.Image) -> str:
     return "L" if image.mode in ("L", "1") else "RGB"
 
 
+def as_coded(image: Image.Image) -> Image.Image:
+    """``image`` as the codec codes it: upright, in sRGB, 8-bit RGB, or 8-bit L for a
+    grayscale source (what rate control measures a decoded image against)."""
+    image = upright(image)
+    rgb = as_rgb(image)
+    return rgb if source_mode(image) == "RGB" else image.convert("L")
+
+
 def read_image(path: str | Path | io.BytesIO, name: str | None = None) -> Image.Image:
     """Open an image file (PNG, JPEG, WebP, TIFF, BMP, ...) upright (EXIF orientation
     applied), as 8-bit RGB, or 8-bit L when the file is grayscale; errors name it ``name``
@@ -88,9 +96,7 @@ def read_image(path: str | Path | io.BytesIO, name: str | None = None) -> Image.
         with Image.open(path) as im:
             _check_still(im)  # before loading: a 16-bit source is still visible in its tiles
             im.load()
-            im = upright(im)
-            rgb = as_rgb(im)
-            return rgb if source_mode(im) == "RGB" else im.convert("L")
+            return as_coded(im)
     except Image.UnidentifiedImageError:
         raise ValueError(f"{name}: not a readable image (no format Pillow reads)") from None
     except Image.DecompressionBombError as e:

@@ -33,7 +33,7 @@ from PIL import Image
 from . import codec, deterministic, entropy
 from .bitstream import YotoError
 from .lmbda import LMBDA_MAX, LMBDA_MIN
-from .files import source_mode, upright
+from .files import as_coded, source_mode
 from .metrics import psnr as psnr_db
 from .modelfile import CodecModel
 from .refine import refine as refined
@@ -160,7 +160,7 @@ def _probe(kind: str, image: Image.Image, analysis: codec.Analysis) -> tuple[_Pr
     packs only if it is chosen.
     """
     if kind == "psnr":
-        value = psnr_db(image.convert(source_mode(image)), analysis.decoded())
+        value = psnr_db(image, analysis.decoded())  # image: as coded (RGB, or L for a gray source)
         return _Probe(analysis, value), value
     probe = _packed(kind, analysis, analysis.pack())
     return probe, math.log(8.0 * len(probe.data) / (image.width * image.height))
@@ -273,7 +273,7 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
     if not (math.isfinite(target) and target > 0):
         raise ValueError(f"the {kind} target must be a positive number, got {target}")
     model = codec.load(model)
-    image = upright(image) if isinstance(image, Image.Image) else Image.fromarray(codec.checked_array(image))  # judged as coded
+    image = as_coded(image) if isinstance(image, Image.Image) else Image.fromarray(codec.checked_array(image))
     curve = "psnr" if kind == "psnr" else "rate"
     tol, typical = TOLERANCE[kind], TYPICAL[curve]
     if kind == "psnr":
