@@ -399,6 +399,20 @@ def test_settings_that_cannot_train_are_refused_before_any_work(change, match):
         TrainConfig(**change)
 
 
+@pytest.mark.parametrize("option, message", [(["--clip", "-1"], "--clip must be positive"),
+                                             (["--crop", "100"], "--crop must be a positive multiple")])
+def test_yoto_train_refuses_settings_that_cannot_train_as_a_usage_error(tmp_path, capsys, option, message):
+    with pytest.raises(SystemExit) as exit:
+        main(["train", "--out", str(tmp_path / "run"), *option])
+    assert exit.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_yoto_train_given_a_file_as_data_says_it_takes_a_folder(folder, tmp_path, capsys):
+    assert main(["train", "--data", str(folder / "0.png"), "--out", str(tmp_path / "run")]) == 1
+    assert f"{folder / '0.png'} is a file: --data takes a folder" in capsys.readouterr().err
+
+
 def test_a_diverged_run_stops_before_checkpointing_non_finite_weights(folder, tmp_path):
     assert Trainer(small_config(folder, tmp_path, 8, ckpt_every=2), progress=False).run(until=2) is None
     kept = (tmp_path / "checkpoint.pt").read_bytes()

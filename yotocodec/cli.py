@@ -16,14 +16,25 @@ import sys
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .lmbda import LMBDA_MAX, LMBDA_MIN
 
+if TYPE_CHECKING:
+    from .train import TrainConfig
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The run's TrainConfig; settings that cannot train raise ValueError (a usage error)."""
+    from .train import TrainConfig
+
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+
 
 def _train(args: argparse.Namespace) -> int:
-    from .train import TrainConfig, Trainer
+    from .train import Trainer
 
-    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    cfg = args.config
     trainer = Trainer(cfg)
     finished = trainer.step >= cfg.steps  # a re-run of a completed run: nothing to train
     path = trainer.run(until=args.until)
@@ -268,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.command} takes INPUT OUTPUT, or inputs with --out-dir DIR")
     if args.command == "encode" and args.strict and (args.lmbda is not None or args.quality is not None):
         parser.error("--strict applies to --size, --bpp and --psnr; --lmbda and --quality are always met")
+    if args.command == "train":
+        try:
+            args.config = _train_config(args)
+        except ValueError as e:
+            parser.error(str(e))
     handler = {"train": _train, "encode": _encode, "decode": _decode, "info": _info, "export": _export}[args.command]
     from .bitstream import YotoError
 

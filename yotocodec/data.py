@@ -22,6 +22,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".p
 def list_images(folder: str | Path) -> list[Path]:
     """Image files directly inside ``folder``, sorted; raises if there are none."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is a file: --data takes a folder of training images")
     if not folder.is_dir():
         raise FileNotFoundError(f"training folder not found: {folder}")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
