@@ -1,5 +1,6 @@
 """The ``yoto`` command: encode/decode/info, exit codes, clear errors, no partial outputs."""
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from yotocodec import cli
+from yotocodec.bitstream import inspect
 
 from conftest import SAMPLE, random_image
 
@@ -37,6 +39,20 @@ def test_encode_decode_info_round_trip(encoded, tiny_model_path):
     assert Image.open(encoded / "out.png").size == (90, 70)
     info = yoto("info", encoded / "in.yoto")
     assert info.returncode == 0 and "λ      0.02" in info.stdout and "90x70" in info.stdout
+
+
+def test_info_shows_several_files_as_json_lines_and_names_the_ones_it_cannot_read(encoded, capsys):
+    good, bad = str(encoded / "in.yoto"), str(encoded / "in.png")
+    assert cli.main(["info", good, bad, good, "--json"]) == 1
+    out, err = capsys.readouterr()
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["file"] for r in rows] == [good, good] and f"{bad}: not a .yoto file" in err
+    header = inspect(Path(good).read_bytes())
+    assert rows[0] | {"file": None} == {"file": None, "lmbda": header.lmbda, "width": 90, "height": 70, "mode": "RGB",
+                                        "bytes": header.num_bytes, "bpp": header.bpp, "model": header.model_id,
+                                        "format_version": header.version}  # fmt: skip
+    assert cli.main(["info", good, good]) == 0
+    assert capsys.readouterr().out.count(f"==> {good} <==\nλ      0.02") == 2
 
 
 def test_info_reads_stdin_and_a_reader_that_stops_early_is_no_error(encoded):

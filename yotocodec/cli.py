@@ -182,12 +182,32 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _info(args: argparse.Namespace) -> None:
-    from .bitstream import inspect
+def _info(args: argparse.Namespace) -> int:
+    """Each file's header, as text or (``--json``) one JSON object per line; a file that
+    cannot be read is named on stderr and the others still shown (exit status 1)."""
+    import json
 
-    i = inspect(_read(args.input))
-    print(f"λ      {i.lmbda:.4g}\nsize   {i.width}x{i.height}\nmode   {i.mode}\nbytes  {i.num_bytes}\n"
-          f"bpp    {i.bpp:.4f}\nmodel  {i.model_id}\nformat version {i.version}")  # fmt: skip
+    from .bitstream import YotoError, inspect
+
+    failed = False
+    for k, path in enumerate(args.inputs):
+        try:
+            i = inspect(_read(path))
+        except (YotoError, OSError) as e:
+            print(f"yoto: error: {'<stdin>' if path == '-' else path}: {getattr(e, 'strerror', None) or e}",
+                  file=sys.stderr)  # fmt: skip
+            failed = True
+            continue
+        if args.json:
+            print(json.dumps({"file": path, "lmbda": i.lmbda, "width": i.width, "height": i.height, "mode": i.mode,
+                              "bytes": i.num_bytes, "bpp": i.bpp, "model": i.model_id, "format_version": i.version},
+                             ensure_ascii=False))  # fmt: skip
+            continue
+        if len(args.inputs) > 1:
+            print(("\n" if k else "") + f"==> {path} <==")  # as head(1) shows several files
+        print(f"λ      {i.lmbda:.4g}\nsize   {i.width}x{i.height}\nmode   {i.mode}\nbytes  {i.num_bytes}\n"
+              f"bpp    {i.bpp:.4f}\nmodel  {i.model_id}\nformat version {i.version}")  # fmt: skip
+    return 1 if failed else 0
 
 
 def _checked(convert: Callable[[str], float], ok: Callable[[float], bool], what: str) -> Callable[[str], float]:
@@ -251,8 +271,9 @@ def _parser(train_options: bool = True) -> argparse.ArgumentParser:
                        help="worker processes in batch mode (default: 1)")
         s.add_argument("--overwrite", action="store_true", help="batch mode: replace outputs that already exist")
         s.add_argument("--model", help="model file (default: the shipped model)")
-    info = sub.add_parser("info", help="print a .yoto file's header")
-    info.add_argument("input", help=".yoto file ('-' = stdin)")
+    info = sub.add_parser("info", help="print .yoto files' headers")
+    info.add_argument("inputs", nargs="+", metavar="INPUT", help=".yoto files ('-' = stdin)")
+    info.add_argument("--json", action="store_true", help="one JSON object per file and line (for scripts)")
 
     tr = sub.add_parser("train", help="train a variable-rate model (checkpoints and resumes in --out)")
     if train_options:  # TrainConfig's module imports torch: seconds that other commands need not wait
