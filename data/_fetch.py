@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import shutil
 import sys
@@ -115,11 +116,15 @@ class Dataset:
     pattern: str = "*.png"
     count: int = 0
     size: tuple[int, int] | None = None
+    md5: str = ""
+    """The archive's MD5 where one is known (checked before extraction), and who published it."""
+    md5_source: str = ""
 
     def fetch(self, dest: Path) -> None:
         archive = dest / ".download.zip"
         if not archive.is_file():
             download(self.url, archive)
+        self._check_archive(archive)
         try:
             n = len(extract(archive, dest, self.pattern))
         except zipfile.BadZipFile as e:
@@ -128,6 +133,20 @@ class Dataset:
         print(f"extracted {n} images into {dest}" + ("" if n == self.count else f"; kept {archive}"))
         if n == self.count:
             archive.unlink()
+
+    def _check_archive(self, archive: Path) -> None:
+        """Refuse (and remove) an archive whose MD5 is not the known one."""
+        if not self.md5:
+            return
+        md5 = hashlib.md5()
+        with archive.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                md5.update(chunk)
+        got = md5.hexdigest()
+        if got != self.md5:
+            archive.unlink()
+            raise DownloadError(f"{self.url} gave an archive with MD5 {got}, not {self.md5} ({self.md5_source}): "
+                                "damaged in transit, or the server's file changed (removed it)")  # fmt: skip
 
     def check(self, folder: Path) -> list[str]:
         return check_images(folder, self.count, self.size)

@@ -231,6 +231,22 @@ def test_a_web_page_instead_of_the_zip_is_reported_and_removed(tmp_path, monkeyp
     assert len(seen) == 2
 
 
+def test_an_archive_with_another_md5_than_the_known_one_is_refused_removed_and_not_extracted(tmp_path, monkeypatch,
+                                                                                          capsys):
+    archive = tecnick_zip(tmp_path / "t.zip").read_bytes()
+    serve(monkeypatch, lambda url: Response(archive))
+    good = replace(TINY, md5=hashlib.md5(archive).hexdigest(), md5_source="a test's sum")
+    assert _fetch.main("doc", {"x": good}, [str(tmp_path / "good")]) == 0
+    assert _fetch.main("doc", {"x": replace(good, md5="0" * 32)}, [str(tmp_path / "bad")]) == 1
+    assert f"with MD5 {good.md5}, not {'0' * 32} (a test's sum)" in capsys.readouterr().err
+    assert list((tmp_path / "bad").iterdir()) == []
+
+
+def test_the_clic_professional_archive_has_a_known_md5_and_its_source():
+    ds = download_clic.SETS["professional"]
+    assert len(ds.md5) == 32 and "C3" in ds.md5_source
+
+
 def test_kodak_downloads_the_missing_and_the_mismatching_images_only(tmp_path, monkeypatch):
     good, bad = b"image one", b"image two"
     sums = {name: hashlib.sha256(body).hexdigest() for name, body in [("a.png", good), ("b.png", bad), ("c.png", b"3")]}
