@@ -1,7 +1,7 @@
 """Fit rate control's prior on training photos (never Kodak) and print it for ratecontrol.py.
 
 The prior: the typical curves F of log bpp and of PSNR over log λ (the mean over the photos
-at ``TYPICAL_LOG_LMBDA``); how a photo's curve scale s goes with its offset d from F (the
+at ``TYPICAL_AT`` of the model's λ range); how a photo's curve scale s goes with its offset d from F (the
 curve is s·(F − mean F) + mean F + d); and how d goes with the photo's activity (mean
 absolute difference of neighbouring pixels, in log), which the search reads before its
 first encode. Writes benchmarks/results/rate_prior.json.
@@ -28,10 +28,16 @@ from yotocodec.metrics import psnr
 from yotocodec.train import TrainConfig
 
 
+def log_lmbdas(model) -> np.ndarray:
+    """log λ at ``TYPICAL_AT`` of the model's range."""
+    lo, hi = math.log(model.config.lmbda_min), math.log(model.config.lmbda_max)
+    return lo + ratecontrol.TYPICAL_AT * (hi - lo)
+
+
 def curves(image: Image.Image, model) -> dict[str, list[float]]:
-    """log bpp and PSNR of ``image`` at every λ of ``TYPICAL_LOG_LMBDA``."""
+    """log bpp and PSNR of ``image`` at every λ of ``log_lmbdas``."""
     out = {"rate": [], "psnr": []}
-    for t in ratecontrol.TYPICAL_LOG_LMBDA:
+    for t in log_lmbdas(model):
         data = codec.encode(image, float(np.float32(math.exp(t))), model)
         out["rate"].append(math.log(8 * len(data) / (image.width * image.height)))
         out["psnr"].append(psnr(image, codec.decode(data, model)))
@@ -67,7 +73,7 @@ def main() -> None:
         image.thumbnail((args.side, args.side), Image.Resampling.LANCZOS)
         photos.append({"name": path.name, "activity": ratecontrol.activity(image)} | curves(image, model))
     result = {"photos": len(photos), "every": args.every, "side": args.side,
-              "log_lmbda": ratecontrol.TYPICAL_LOG_LMBDA.tolist()} | {c: fit(photos, c) for c in ("rate", "psnr")}  # fmt: skip
+              "log_lmbda": log_lmbdas(model).tolist()} | {c: fit(photos, c) for c in ("rate", "psnr")}  # fmt: skip
     Path(args.out).write_text(json.dumps(result | {"per_photo": photos}, indent=1))
     print(json.dumps(result, indent=1))
 

@@ -1,5 +1,7 @@
 """Rate control: targets met from the allowed side, unreachable ones flagged or refused."""
 
+import copy
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -91,6 +93,25 @@ def test_quality_maps_onto_the_models_own_lmbda_range(crop, tmp_path):
         assert codec.inspect(data).lmbda == pytest.approx(lmbda, rel=1e-6)
 
 
+def test_targets_search_the_whole_lmbda_range_of_a_model_trained_on_another_range(shipped, crop):
+    net = copy.deepcopy(shipped.network)  # the shipped weights, relabelled: λ × 10 (FiLM reads normalised log λ)
+    net.config = replace(net.config, lmbda_min=10 * net.config.lmbda_min, lmbda_max=10 * net.config.lmbda_max)
+    model = codec.load(net)
+    wanted = len(codec.encode(crop, 2.0, model))
+    r = ratecontrol.encode_to(crop, "size", wanted, model)
+    assert r.reached and 0.98 * wanted <= len(r.data) <= wanted and r.lmbda > 10 * ratecontrol.LMBDA_MAX / 2
+
+
+@pytest.mark.parametrize("kind, far, near", [("size", 10**6, 10), ("psnr", 5.0, 99.0)])
+def test_a_fixed_lmbda_model_meets_or_flags_a_target_with_its_one_file(crop, tmp_path, kind, far, near):
+    model = ScaleHyperprior(ModelConfig(N=8, M=12, film_hidden=8, lmbda_min=0.01, lmbda_max=0.01))
+    model.load_state_dict(tiny_model().state_dict())
+    save_model(model, tmp_path / "fixed.pt")
+    met, missed = (ratecontrol.encode_to(crop, kind, t, tmp_path / "fixed.pt") for t in (far, near))
+    assert met.reached and not missed.reached and met.data == missed.data and met.probes == missed.probes == 1
+    assert codec.inspect(met.data).lmbda == pytest.approx(0.01, rel=1e-6)
+
+
 def test_quality_maps_monotonically_onto_the_lmbda_range():
     lmbdas = [ratecontrol.quality_to_lmbda(q) for q in range(1, 101)]
     assert lmbdas[0] == pytest.approx(ratecontrol.LMBDA_MIN, rel=1e-6)
@@ -154,8 +175,9 @@ def test_busier_images_start_the_search_where_busier_images_need_to_be(rng):
     assert ratecontrol.activity(flat) == 0.0 < ratecontrol.activity(busy)
     aim_rate, aim_psnr = np.log(0.5), 30.0
     # the same bpp needs a smaller λ, the same PSNR a larger one, on a busier image
-    assert ratecontrol._first_t(busy, "rate", aim_rate) < ratecontrol._first_t(flat, "rate", aim_rate)
-    assert ratecontrol._first_t(busy, "psnr", aim_psnr) > ratecontrol._first_t(flat, "psnr", aim_psnr)
+    grid = np.log(ratecontrol.LMBDA_MIN) + ratecontrol.TYPICAL_AT * np.log(ratecontrol.LMBDA_MAX / ratecontrol.LMBDA_MIN)
+    assert ratecontrol._first_t(busy, "rate", aim_rate, grid) < ratecontrol._first_t(flat, "rate", aim_rate, grid)
+    assert ratecontrol._first_t(busy, "psnr", aim_psnr, grid) > ratecontrol._first_t(flat, "psnr", aim_psnr, grid)
 
 
 @pytest.mark.parametrize("over", [1.005, 1.015, 1.03])

@@ -61,14 +61,16 @@ MAX_BLEND = 1.0
 training photos (gaps 0.3–0.9, probes 5–30 % of the way in) blended files cost +0.015 dB on
 average (at most +0.064 dB; +0.020 and +0.07 with the previous weights) against g_a's own
 files of the same size (benchmarks/shortcut_cost.py)."""
-TYPICAL_LOG_LMBDA = np.linspace(math.log(LMBDA_MIN), math.log(LMBDA_MAX), 9)
+TYPICAL_AT = np.linspace(0.0, 1.0, 9)
+"""Where TYPICAL's points lie on a model's λ range: log λ_min + TYPICAL_AT·(log λ_max − log λ_min)."""
 TYPICAL = {
     "rate": np.array([-1.436, -1.092, -0.788, -0.535, -0.297, -0.102, 0.064, 0.201, 0.317]),
     "psnr": np.array([25.678, 27.125, 28.428, 29.449, 30.262, 30.774, 31.081, 31.251, 31.343]),
 }
-"""F: mean log bpp and PSNR at TYPICAL_LOG_LMBDA of the shipped 6806ba2c77d1bbb8 on 50
-training photos (every 3rd of ../shared/data/train, shrunk to fit 768 px); fitted by
-benchmarks/rate_prior.py, like the two constants below. Only the search's starting shape."""
+"""F: mean log bpp and PSNR at TYPICAL_AT of the shipped 6806ba2c77d1bbb8 (λ 0.0012 … 0.26) on
+50 training photos (every 3rd of ../shared/data/train, shrunk to fit 768 px); fitted by
+benchmarks/rate_prior.py, like the two constants below. Only the search's starting shape:
+another model's curve is assumed to have it over that model's own λ range."""
 SLOPE_PER_OFFSET = {"rate": -0.392, "psnr": 0.099}
 """A photo's curve is s·(F − mean F) + mean F + d, and its scale s goes with its offset d:
 s ≈ 1 + b·d (correlation −0.66 for log bpp, 0.87 for PSNR). Used while probes cannot tell s."""
@@ -208,7 +210,9 @@ def _allowed(kind: str, value: float, target: float) -> bool:
 def _at_limit(kind: str, probe: _Probe) -> bool:
     """Whether ``probe`` is at the end of the λ range a target on its allowed side pulls
     towards (λ_max for size and bpp, λ_min for PSNR): no file of the model comes closer."""
-    return probe.analysis.rate.k == (0 if kind == "psnr" else deterministic.LEVELS - 1)
+    cfg = probe.analysis.model.config
+    fixed = cfg.lmbda_min == cfg.lmbda_max  # one λ, k = 0: both ends
+    return probe.analysis.rate.k == (0 if kind == "psnr" or fixed else deterministic.LEVELS - 1)
 
 
 def _within(kind: str, value: float, target: float) -> bool:
@@ -217,10 +221,11 @@ def _within(kind: str, value: float, target: float) -> bool:
     return target * (1 - TOLERANCE[kind]) <= value <= target
 
 
-def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray, slope_per_offset: float, step: float) -> float:
+def _next_t(probes: dict[float, float], aim: float, grid: np.ndarray, typical: np.ndarray, slope_per_offset: float,
+            step: float) -> float:  # fmt: skip
     """The next log λ to probe, given the scores of those probed so far.
 
-    Scores are fitted as s·F(t) + δ, a straight line in u = F(t). Until the probes bracket
+    Scores are fitted as s·F(t) + δ, a straight line in u = F(t) (``typical`` at log λ ``grid``). Until the probes bracket
     ``aim``, the line goes through the two probes nearest it (δ alone, after one probe).
     Then it is the chord between the nearest probe on each side, with the Illinois rule
     (while probes keep landing on one side, on a bent stretch, the other end's score counts
@@ -237,27 +242,27 @@ def _next_t(probes: dict[float, float], aim: float, typical: np.ndarray, slope_p
             fb *= 0.5**repeats
         else:
             fa *= 0.5**repeats
-        ua, ub = np.interp([a, b], TYPICAL_LOG_LMBDA, typical)
-        t = float(np.interp(ua - fa * (ub - ua) / (fb - fa), typical, TYPICAL_LOG_LMBDA))
+        ua, ub = np.interp([a, b], grid, typical)
+        t = float(np.interp(ua - fa * (ub - ua) / (fb - fa), typical, grid))
         return min(max(t, min(a, b) + step), max(a, b) - step)
     pair = ts[:2]
-    F = np.interp(pair, TYPICAL_LOG_LMBDA, typical)
+    F = np.interp(pair, grid, typical)
     if len(pair) == 2 and abs(F[0] - F[1]) > 1e-6:
         s = (probes[pair[0]] - probes[pair[1]]) / (F[0] - F[1])
     else:
         s = 1.0 + slope_per_offset * (probes[pair[0]] - F[0])
     s = float(np.clip(s, 0.3, 3.0))
     offset = probes[pair[0]] - s * F[0]
-    return float(np.interp((aim - offset) / s, typical, TYPICAL_LOG_LMBDA))
+    return float(np.interp((aim - offset) / s, typical, grid))
 
 
-def _first_t(image: Image.Image, curve: str, aim: float) -> float:
+def _first_t(image: Image.Image, curve: str, aim: float, grid: np.ndarray) -> float:
     """Where the curve predicted from the image's activity meets ``aim``."""
     typical, (a0, a1) = TYPICAL[curve], OFFSET_PER_ACTIVITY[curve]
     d = a0 + a1 * activity(image)
     s = float(np.clip(1.0 + SLOPE_PER_OFFSET[curve] * d, 0.3, 3.0))
     mean = float(typical.mean())
-    return float(np.interp(mean + (aim - mean - d) / s, typical, TYPICAL_LOG_LMBDA))
+    return float(np.interp(mean + (aim - mean - d) / s, typical, grid))
 
 
 def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
@@ -286,12 +291,12 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
     probes: dict[float, _Probe] = {}
     best: _Probe | None = None
     encodes = 0
-    step = (hi - lo) / (deterministic.LEVELS - 1)
+    step, grid = (hi - lo) / (deterministic.LEVELS - 1), lo + TYPICAL_AT * (hi - lo)
 
-    def on_grid(t: float) -> float:  # the log λ of the nearest λ the codec can code at
-        return lo + round((min(max(t, lo), hi) - lo) / step) * step
+    def on_grid(t: float) -> float:  # the log λ of the nearest λ the codec can code at (a fixed-λ model: one)
+        return lo if step == 0 else lo + round((min(max(t, lo), hi) - lo) / step) * step
 
-    t = on_grid(_first_t(image, curve, aim))
+    t = on_grid(_first_t(image, curve, aim, grid))
     while len(scores) < MAX_PROBES and t not in scores:
         # refined tries start from g_a: refinement dominates their cost, and from blended latents
         # it landed up to 0.14 dB from a g_a start one grid step away (kodim01), misleading the search
@@ -310,7 +315,7 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
             best = probe
         if _within(kind, probe.value, target):
             break
-        t = on_grid(_next_t(scores, aim, typical, SLOPE_PER_OFFSET[curve], step))
+        t = on_grid(_next_t(scores, aim, grid, typical, SLOPE_PER_OFFSET[curve], step))
     met = _within(kind, best.value, target) or (_allowed(kind, best.value, target) and _at_limit(kind, best))
     result = best.result(met, len(scores), encodes)
     if strict and not result.reached:
