@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -311,6 +312,38 @@ def test_running_out_of_memory_is_one_line_and_no_output(encoded, tiny_model_pat
     assert cli.main(["decode", str(encoded / "in.yoto"), str(out), "--model", str(tiny_model_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("yoto: error: out of memory") and err.count("\n") == 1 and not out.exists()
+
+
+def test_sigterm_while_writing_removes_the_unfinished_output_keeps_the_old_and_exits_143(encoded, tiny_model_path,
+                                                                                        monkeypatch, capsys):  # fmt: skip
+    from yotocodec import files
+
+    out = encoded / "stopped.png"
+    out.write_bytes(b"the old file")
+    write = files.write_image
+
+    def stopped_midway(image, tmp, fmt):
+        write(image, tmp, fmt)
+        os.kill(os.getpid(), signal.SIGTERM)  # as `kill` or a service manager stops it
+
+    monkeypatch.setattr(files, "write_image", stopped_midway)
+    assert cli.main(["decode", str(encoded / "in.yoto"), str(out), "--model", str(tiny_model_path)]) == 143
+    assert capsys.readouterr().err == "yoto: stopped by SIGTERM\n" and out.read_bytes() == b"the old file"
+    assert not list(encoded.glob(".stopped.png.*")) and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.mark.parametrize("command, closed", [("decode - out.png --model M", "<&-"), ("info -", "<&-"),
+                                             ("encode in.png - -l 0.01 --model M", ">&-")])
+def test_a_closed_stdin_or_stdout_is_a_clear_error(encoded, tiny_model_path, command, closed):
+    cmd = f"{sys.executable} -m yotocodec.cli {command.replace('M', str(tiny_model_path))} {closed}"
+    r = subprocess.run(["bash", "-c", cmd], cwd=encoded, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and r.stderr.startswith("yoto: error: std") and "is closed" in r.stderr, r.stderr
+
+
+def test_decode_errors_name_the_input(encoded, tiny_model_path, capsys):
+    (encoded / "empty.yoto").write_bytes(b"")
+    assert cli.main(["decode", str(encoded / "empty.yoto"), str(encoded / "x.png"), "--model", str(tiny_model_path)]) == 1
+    assert capsys.readouterr().err == f"yoto: error: {encoded / 'empty.yoto'}: empty input: not a .yoto file\n"
 
 
 def test_other_runtime_errors_are_not_called_out_of_memory(encoded, tiny_model_path, monkeypatch):

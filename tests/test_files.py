@@ -1,6 +1,10 @@
 """Reading inputs: every common format, EXIF orientation, grayscale kept, alpha/16-bit/animations refused."""
 
+import errno
+import os
+import stat
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -9,7 +13,7 @@ import pytest
 from PIL import Image, ImageCms
 
 import yotocodec
-from yotocodec.files import atomic_write, image_format, read_image, save_image
+from yotocodec.files import atomic_write, image_format, read_image, save_image, write_bytes
 
 from conftest import SAMPLE, random_image
 
@@ -162,3 +166,52 @@ def test_a_failed_atomic_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
         with pytest.raises(OSError, match="disk full"):
             atomic_write(path, write)
     assert [p.name for p in tmp_path.iterdir()] == ["old.bin"] and old.read_bytes() == b"old"
+
+
+def test_an_output_is_written_as_cp_writes_it_through_links_keeping_permissions_into_devices(tmp_path):
+    real, link, private = tmp_path / "real.png", tmp_path / "link.png", tmp_path / "private.png"
+    real.write_bytes(b"old")
+    link.symlink_to(real.name)
+    write_bytes(link, b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    private.write_bytes(b"old")
+    private.chmod(0o600)
+    write_bytes(private, b"new")
+    assert private.stat().st_mode & 0o777 == 0o600 and private.read_bytes() == b"new"
+    if os.geteuid() == 0:  # a null device of our own (root may replace /dev/null itself: never test on it)
+        null = tmp_path / "null"
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        write_bytes(null, b"into the device")
+        assert stat.S_ISCHR(null.stat().st_mode)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    write_bytes(fifo, b"through the pipe")
+    assert reader.communicate(timeout=60)[0] == b"through the pipe" and stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_an_atomic_write_takes_any_name_the_file_system_does_and_its_errors_name_the_output(tmp_path):
+    longest = tmp_path / ("n" * 251 + ".png")  # 255 bytes: the temporary file beside it must be shorter
+    write_bytes(longest, b"x")
+    assert longest.read_bytes() == b"x"
+    (tmp_path / "a.png").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="a.png/x.png: part of its folder path is a file"):
+        write_bytes(tmp_path / "a.png" / "x.png", b"x")
+    def full(tmp):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp)
+
+    with pytest.raises(OSError, match=f"No space left on device: '{tmp_path / 'out.png'}'"):
+        atomic_write(tmp_path / "out.png", full)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", longest.name]
+
+
+def test_a_write_that_must_not_overwrite_keeps_a_file_that_appeared_meanwhile(tmp_path):
+    target = tmp_path / "a.yoto"
+
+    def meanwhile(tmp):  # another run writes the same output while this one codes
+        target.write_bytes(b"the other run's file")
+        Path(tmp).write_bytes(b"this run's file")
+
+    with pytest.raises(FileExistsError, match="appeared while it was being written"):
+        atomic_write(target, meanwhile, overwrite=False)
+    assert target.read_bytes() == b"the other run's file" and [p.name for p in tmp_path.iterdir()] == ["a.yoto"]

@@ -1,8 +1,9 @@
 """``yoto``: train, encode, decode and inspect from the command line.
 
-Exit codes: 0 success, 1 codec or input error (message on stderr), 2 usage error,
-128 + signal number when training was stopped by SIGTERM/SIGINT (checkpoint written), 141
-(128 + SIGPIPE, silently) when the reader of stdout closed it early.
+Exit codes: 0 success, 1 codec or input error (message on stderr), 2 usage error, 130 on
+Ctrl-C, 128 + signal number when stopped by SIGTERM or SIGHUP (unfinished outputs removed;
+training writes its checkpoint first), 141 (128 + SIGPIPE, silently) when the reader of stdout
+closed it early.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,8 +68,12 @@ def _batch(args: argparse.Namespace, suffix: str, setting: dict) -> int:
     wanted = {".yoto"} if suffix != ".yoto" else batch.IMAGE_SUFFIXES
     jobs = batch.plan(batch.expand(args.paths, wanted), Path(args.out_dir), suffix, setting, args.model,
                       args.overwrite)  # fmt: skip
-    rows = batch.run(jobs, args.jobs)
-    print(batch.table(rows))
+    rows: list[dict] = []
+    try:
+        for row in batch.run(jobs, args.jobs):
+            rows.append(row)
+    finally:  # interrupted too: which files were coded
+        print(batch.table(rows, 0 if len(rows) == len(jobs) else len(jobs)))
     return 1 if any("error" in r for r in rows) else 0
 
 
@@ -75,9 +82,28 @@ def _report(output: str, text: str) -> None:
     print(text, file=sys.stderr if output == "-" else sys.stdout)
 
 
+def _std(name: str) -> io.BufferedIOBase:
+    """The binary stream of sys.stdin or sys.stdout; a closed one (`<&-`) is a clear error."""
+    stream = getattr(sys, name)
+    if stream is None:
+        raise ValueError(f"{name} is closed: give a file instead of '-'")
+    return stream.buffer
+
+
 def _read(path: str) -> bytes:
     """The bytes of a file, or of stdin for '-'."""
-    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    return _std("stdin").read() if path == "-" else Path(path).read_bytes()
+
+
+@contextmanager
+def _naming(source: str) -> Iterator[None]:
+    """A YotoError raised inside names the input it is about."""
+    from .bitstream import YotoError
+
+    try:
+        yield
+    except YotoError as e:
+        raise type(e)(f"{'<stdin>' if source == '-' else source}: {e}") from None
 
 
 def _single(args: argparse.Namespace) -> tuple[str, str]:
@@ -100,7 +126,7 @@ def _encode(args: argparse.Namespace) -> int:
         return _batch(args, ".yoto", {kind: value, "strict": args.strict, "refine": args.refine})
     source, output = _single(args)
     model = codec.load(args.model)
-    image = files.read_image(io.BytesIO(sys.stdin.buffer.read()), "<stdin>") if source == "-" else files.read_image(source)
+    image = files.read_image(io.BytesIO(_read("-")), "<stdin>") if source == "-" else files.read_image(source)
     note = ""
     with tqdm(total=args.refine, desc="refine", unit="step", disable=not args.refine, file=sys.stderr) as bar:
         if kind in ("lmbda", "quality"):
@@ -115,7 +141,7 @@ def _encode(args: argparse.Namespace) -> int:
         if not r.reached:
             print(f"yoto: warning: {ratecontrol.missed(kind, value, r)} (use --strict to fail instead)", file=sys.stderr)
     if output == "-":
-        sys.stdout.buffer.write(data)
+        _std("stdout").write(data)
         sys.stdout.flush()
     else:
         files.write_bytes(output, data)
@@ -171,10 +197,11 @@ def _decode(args: argparse.Namespace) -> int:
     source, output = _single(args)
     fmt = _output_format(output, args.format)
     data = _read(source)
-    files.check_writable(fmt, codec.inspect(data).mode)
-    image = codec.decode(data, model=codec.load(args.model))
+    with _naming(source):
+        files.check_writable(fmt, codec.inspect(data).mode)
+        image = codec.decode(data, model=codec.load(args.model))
     if output == "-":
-        sys.stdout.buffer.write(files.encoded_image(image, fmt))
+        _std("stdout").write(files.encoded_image(image, fmt))
         sys.stdout.flush()
     else:
         files.save_image(image, output, fmt)
@@ -292,6 +319,32 @@ def _parser(train_options: bool = True) -> argparse.ArgumentParser:
     return p
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (unfinished outputs are removed) and exit 128 + signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stoppable() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise ``_Stopped`` inside (as Ctrl-C raises KeyboardInterrupt), where
+    Python may set signal handlers (the main thread); training replaces them while it steps."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped(signum)
+
+    ours = threading.current_thread() is threading.main_thread()
+    stops = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]  # no SIGHUP on Windows
+    previous = {s: signal.signal(s, stop) for s in stops} if ours else {}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser(train_options=argv[:1] == ["train"])
@@ -309,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     from .bitstream import YotoError
 
     try:
-        return handler(args) or 0
+        with _stoppable():
+            return handler(args) or 0
+    except _Stopped as e:
+        print(f"yoto: stopped by {signal.Signals(e.signum).name}", file=sys.stderr)
+        return 128 + e.signum
     except BrokenPipeError:  # the reader of stdout stopped early (`yoto info x.yoto | head -1`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit flush stays silent
         return 128 + signal.SIGPIPE  # as a shell tool killed by SIGPIPE, without a message

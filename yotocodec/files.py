@@ -7,8 +7,9 @@ import os
 import re
 import struct
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image, ImageCms, ImageOps
 
@@ -107,19 +108,72 @@ def read_image(path: str | Path | io.BytesIO, name: str | None = None) -> Image.
         raise ValueError(f"{name}: {e}") from None
 
 
-def atomic_write(path: str | Path, write: Callable[[str], object]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
+_writing: set[str] = set()
+"""Temporary files being written now (``remove_unfinished`` deletes them)."""
+
+
+def atomic_write(path: str | Path, write: Callable[[str], object], overwrite: bool = True) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``, so
+    that ``path`` is either complete or as it was. As ``cp`` writes: a symbolic link is written
+    through (its target replaced), a replaced file keeps its permissions, and a device or FIFO
+    (/dev/null, /dev/stdout, a named pipe) is written into, as no rename can replace it.
+    ``overwrite=False`` refuses a ``path`` that exists by the time the file is complete.
+    Errors name ``path``, not the temporary file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with _named(path):
+            write(str(path))
+        return
+    path = path.resolve() if path.is_symlink() else path
     try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(f"cannot write {path}: part of its folder path is a file") from None
+    mode = (path.stat().st_mode & 0o777) if path.is_file() else 0o666 & ~_umask()
+    tmp = ""
+    try:
+        with _named(path):
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:48]}.", suffix=".tmp")  # ≤ 255 bytes
+            os.close(fd)
+            _writing.add(tmp)
+            write(tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())  # on disk before it takes the name: a crash keeps the old file, not an empty one
+            os.chmod(tmp, mode)
+            _place(tmp, path, overwrite)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        _writing.discard(tmp)
+
+
+def _place(tmp: str, path: Path, overwrite: bool) -> None:
+    """Give the finished ``tmp`` the name ``path``; without ``overwrite`` only if still free."""
+    if not overwrite:
+        try:
+            os.link(tmp, path)  # fails if path appeared meanwhile (another run)
+        except FileExistsError:
+            raise FileExistsError(f"{path} appeared while it was being written (another run?); not replaced") from None
+        except OSError:
+            pass  # no hard links on this file system (FAT, some network ones): an unguarded rename
+        else:
+            os.unlink(tmp)
+            return
+    os.replace(tmp, path)
+
+
+@contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """An OSError raised inside names ``path`` (not a temporary file; ``No space left on device``
+    alone does not say where)."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno is None or e.filename == str(path):
+            raise
+        raise type(e)(e.errno, e.strerror, str(path)) from None
 
 
 def _umask() -> int:
@@ -128,9 +182,15 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
+def remove_unfinished() -> None:
+    """Delete the temporary files of writes in progress (a process about to be killed)."""
+    for tmp in list(_writing):
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_bytes(path: str | Path, data: bytes, overwrite: bool = True) -> None:
     """Write ``data`` to ``path`` atomically."""
-    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), overwrite)
 
 
 def image_format(name: str) -> str:
@@ -174,8 +234,8 @@ def write_image(image: Image.Image, fp, fmt: str) -> None:
     image.save(fp, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
 
 
-def save_image(image: Image.Image, path: str | Path, fmt: str | None = None) -> None:
+def save_image(image: Image.Image, path: str | Path, fmt: str | None = None, overwrite: bool = True) -> None:
     """Save an image atomically, in Pillow format ``fmt`` (default: the one the suffix of
     ``path`` names)."""
     fmt = fmt or image_format(Path(path).suffix or str(path))
-    atomic_write(path, lambda tmp: write_image(image, tmp, fmt))
+    atomic_write(path, lambda tmp: write_image(image, tmp, fmt), overwrite)

@@ -105,7 +105,13 @@ class CodecModel(HyperpriorTransforms):
 
 def atomic_save(obj, path: str | Path) -> None:
     """``torch.save`` so that ``path`` is either complete or untouched."""
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    def save(tmp: str) -> None:
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as e:  # torch's zip writer reports a failed write so (a full disk, ...)
+            raise OSError(f"writing {path} failed (is the disk full?): {e}") from None
+
+    atomic_write(path, save)
 
 
 def save_model(model: ScaleHyperprior, path: str | Path, half: bool = False) -> bytes:
