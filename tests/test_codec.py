@@ -4,6 +4,7 @@ the folded/sub-pixel inference transforms equal the conditioned ones."""
 import array
 import io
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,11 +89,22 @@ def test_lmbda_outside_the_trained_range_is_refused(tiny, rng, lmbda):
         (np.zeros((8, 8, 4), np.uint8), "uint8 array, RGB"),
         (np.zeros((8, 8, 3), np.float32), "uint8 array, RGB"),
         (np.zeros((0, 8, 3), np.uint8), "empty"),
+        (Image.new("RGB", (0, 8)), "empty"),
+        (np.zeros(8, np.uint8), "uint8 array, RGB"),
     ],
 )
 def test_unsupported_images_are_refused_with_the_reason(tiny, image, match):
     with pytest.raises(ValueError, match=match):
         codec.encode(image, 0.01, tiny)
+
+
+@pytest.mark.parametrize("image, match", [("photo.png", "got the path 'photo.png': open it first"),
+                                          (Path("photo.png"), "got the path 'photo.png'"), ([[0]], "got list"),
+                                          (np.uint8(3), "got uint8"), (b"\x89PNG", "got bytes")])
+@pytest.mark.parametrize("setting", [{"lmbda": 0.01}, {"size": "1KB"}, {"psnr": 30}])
+def test_what_is_not_an_image_is_a_type_error_saying_what_to_pass(tiny, image, match, setting):
+    with pytest.raises(TypeError, match=f"expected a PIL image or a uint8 array, {match}"):
+        yotocodec.encode(image, model=tiny, **setting)
 
 
 def test_bitstream_of_another_model_is_refused_by_id(tiny, rng):

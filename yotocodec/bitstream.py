@@ -99,6 +99,8 @@ def _plausible(height: int, width: int) -> bool:
 
 def check_size(height: int, width: int) -> None:
     """Refuse an image the format cannot hold, before any work is spent on it."""
+    if min(height, width) == 0:
+        raise ValueError(f"empty image ({width}x{height})")
     if not _plausible(height, width):
         raise ValueError(f"a {width}x{height} image is over the .yoto format's limits ({MAX_SIDE} px a side, "
                          f"{MAX_PIXELS / 1e6:.1f} MP); cut it into parts and code each")  # fmt: skip

@@ -7,6 +7,7 @@ container ─► ẑ ─► h_s ─► σ indexes ─► ŷ ─► g_s ─► cr
 from __future__ import annotations
 
 import math
+import os
 import threading
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import deterministic, entropy, inference
-from .bitstream import FLAG_GRAY, BitstreamError, StreamInfo, check_size, inspect, pack, parse  # noqa: F401 (the API's inspect)
+from .bitstream import FLAG_GRAY, BitstreamError, check_size, inspect, pack, parse  # noqa: F401 (the API's inspect)
 from .files import as_rgb, source_mode, upright
 from .losses import bits_per_pixel
 from .model import ScaleHyperprior
@@ -50,6 +51,19 @@ def load(path: Model = None) -> CodecModel:
 def _is_gray(image: Image.Image | np.ndarray) -> bool:
     """A one-channel source: a PIL "L"/"1" image or a 2-D array (restored as "L" on decode)."""
     return source_mode(image) == "L" if isinstance(image, Image.Image) else np.ndim(image) == 2
+
+
+def checked_image(image: object) -> Image.Image | np.ndarray:
+    """``image`` if the codec takes it: a PIL image, or a uint8 RGB or gray array
+    (``checked_array``); anything else is a TypeError saying what to pass."""
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, (str, os.PathLike)):
+        raise TypeError(f"expected a PIL image or a uint8 array, got the path {os.fspath(image)!r}: open it first "
+                        "(yotocodec.files.read_image reads it as `yoto encode` does)")  # fmt: skip
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"expected a PIL image or a uint8 array, got {type(image).__name__}")
+    return checked_array(image)
 
 
 def checked_array(image: np.ndarray) -> np.ndarray:
@@ -162,11 +176,10 @@ class Analysis:
 @torch.inference_mode()
 def analyse(image: Image.Image | np.ndarray, lmbda: float, model: Model = None) -> Analysis:
     """y = g_a(image) at trade-off ``lmbda`` (checked and snapped as ``encode`` does)."""
+    image = checked_image(image)
     model = load(model)
     rate = _rate(lmbda, model)
-    sides = np.shape(image)[:2] if isinstance(image, np.ndarray) else image.size[::-1]  # (height, width)
-    if min(sides) > 0:  # (an empty image gets to_tensor's message)
-        check_size(*sides)
+    check_size(*(image.shape[:2] if isinstance(image, np.ndarray) else image.size[::-1]))  # (height, width)
     x = to_tensor(image)
     height, width = x.shape[2:]
     tf = inference.Transforms(model, rate.t)

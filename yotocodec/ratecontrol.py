@@ -278,7 +278,8 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
     if not (math.isfinite(target) and target > 0):
         raise ValueError(f"the {kind} target must be a positive number, got {target}")
     model = codec.load(model)
-    image = as_coded(image) if isinstance(image, Image.Image) else Image.fromarray(codec.checked_array(image))
+    image = codec.checked_image(image)
+    image = as_coded(image) if isinstance(image, Image.Image) else Image.fromarray(image)
     curve = "psnr" if kind == "psnr" else "rate"
     tol, typical = TOLERANCE[kind], TYPICAL[curve]
     if kind == "psnr":
