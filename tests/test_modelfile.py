@@ -4,7 +4,9 @@ import os
 
 import pytest
 import torch
+from PIL import Image
 
+from yotocodec import cli
 from yotocodec.modelfile import CodecModel, load_codec_model, load_model, model_id, save_model
 
 from conftest import tiny_model
@@ -52,6 +54,23 @@ def test_a_model_file_missing_weights_is_refused_by_name(tmp_path):
     torch.save(blob, tmp_path / "m.pt")
     with pytest.raises(ValueError, match=r"not a complete yotocodec model file: .* lack entropy_bottleneck._cdf_length \(and 1 more\)"):
         load_codec_model(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize("spoil, match", [(lambda b: b.pop("model_id"), "it has no 'model_id'"),
+                                          (lambda b: b.pop("state_dict"), "it has no 'state_dict'"),
+                                          (lambda b: b["config"].update(colour="blue"), "unexpected keyword"),
+                                          (lambda b: b["config"].update(N=16), "size mismatch")])
+def test_a_model_file_with_parts_missing_or_not_fitting_is_refused_in_one_line(tmp_path, tiny_model_path, spoil,
+                                                                               match, capsys):  # fmt: skip
+    blob = torch.load(tiny_model_path, weights_only=True)
+    spoil(blob)
+    torch.save(blob, tmp_path / "m.pt")
+    with pytest.raises(ValueError, match=f"m.pt is not a complete yotocodec model file: .*{match}"):
+        load_codec_model(tmp_path / "m.pt")
+    image = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(image)
+    assert cli.main(["encode", str(image), str(tmp_path / "a.yoto"), "-l", "0.01", "--model", str(tmp_path / "m.pt")]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 def test_tampered_weights_are_detected(tmp_path):

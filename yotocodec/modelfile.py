@@ -167,12 +167,16 @@ def load_codec_model(path: str | Path) -> CodecModel:
         raise ValueError(f"{path} is not a yotocodec model file")
     if blob.get("version") != VERSION:
         raise ValueError(f"{path} has model format version {blob.get('version')}, expected {VERSION}")
-    state = {k: v.float() if v.dtype == torch.float16 else v for k, v in blob["state_dict"].items()}
     try:
+        state = {k: v.float() if v.dtype == torch.float16 else v for k, v in blob["state_dict"].items()}
         model = CodecModel(ModelConfig(**blob["config"]), state)
-    except ValueError as e:
-        raise ValueError(f"{path} is not a complete yotocodec model file: {e}") from None
-    if model.id.hex() != blob["model_id"]:
+        recorded = blob["model_id"]
+    except KeyError as e:
+        raise ValueError(f"{path} is not a complete yotocodec model file: it has no {e}") from None
+    except (TypeError, ValueError, AttributeError, RuntimeError) as e:  # parts that do not fit together
+        why = " ".join(line.strip() for line in str(e).splitlines()[:2])[:200] or type(e).__name__
+        raise ValueError(f"{path} is not a complete yotocodec model file: {why}") from None
+    if model.id.hex() != recorded:
         raise ValueError(f"{path} is corrupted: its weights do not match its recorded id")
     return model
 
