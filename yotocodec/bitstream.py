@@ -21,14 +21,23 @@ Layout, format version 3 (all integers little-endian)::
                  the file ends there (its length is exactly 40 + the two stream lengths)
 
 The latents of an H × W image (padded to multiples of 64) are ẑ, N × ⌈H/64⌉ × ⌈W/64⌉, and
-ŷ, M × 4⌈H/64⌉ × 4⌈W/64⌉. The z stream codes ẑ channel by channel, each with the model's
-integer CDF table (symbol = ẑ − median − offset, CompressAI's convention). The y stream
-codes ŷ + R with Gaussians N(0, σ²) quantized to the integers in [-R, R], tails folded into
-the end bins, whose σ come from a fixed scale table indexed by h_s(ẑ; λ); the elements
-are coded grouped by scale index (ascending; raster order of (C, H, W) within a group),
-one categorical model per group. The scale indexes are computed in exact integer
-arithmetic (``deterministic.py``) from ẑ and the grid index of λ, so every platform
-derives the same ones. Nothing but the header and these two streams is stored.
+ŷ, M × 4⌈H/64⌉ × 4⌈W/64⌉. The z stream codes ẑ channel by channel (raster order within a
+channel), each channel with the categorical model whose probabilities are the differences
+of the model's integer CDF table (16-bit, CompressAI's) without its last, overflow bin:
+symbol = ẑ − median − offset, clamped to that alphabet (no escape codes, unlike
+CompressAI). The y stream codes ŷ + R with Gaussians N(0, σ²) quantized to the integers in
+[-R, R], tails folded into the end bins, Φ computed by ``entropy.normal_cdf`` (a fixed erfc
+approximation in correctly rounded float64 steps, not libm's), whose σ come from a fixed
+scale table indexed by h_s(ẑ; λ); the elements are coded grouped by scale index
+(ascending; raster order of (C, H, W) within a group), one categorical model per group. The
+scale indexes are computed in exact integer arithmetic (``deterministic.py``) from ẑ and the
+grid index k of λ (k = round(65535·(log λ − log λ_min)/(log λ_max − log λ_min)), which
+``grid_lmbda`` maps back to the stored λ exactly), so every platform derives the same ones.
+Both streams are one constriction 0.5 ``queue.RangeEncoder`` each (32-bit words, 64-bit
+state), every probability vector given as ``Categorical(p, perfect=False)``, which quantizes
+it to 24-bit fixed point; the format pins that quantization, so a reader in another
+language must reproduce constriction's. Nothing but the header and these two streams is
+stored; ``tests/test_entropy.py`` pins the bytes both streams code fixed symbols to.
 
 ``parse`` checks, in this order: magic, length, version, payload length, CRC, flags, sizes,
 R, stream lengths and λ (finite, positive). The decoder then checks the model id, that λ

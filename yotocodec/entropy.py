@@ -106,7 +106,7 @@ def encode_gaussian(symbols: np.ndarray, indexes: np.ndarray, table: np.ndarray,
     """Code integer ``symbols`` in [-R, R], symbol ``i`` under N(0, table[indexes[i]]²) quantized.
 
     Symbols sharing a scale are coded together with one categorical model, group after
-    group in ascending scale index: an order the decoder knows, and ~10× faster than
+    group in ascending scale index: an order the decoder knows, and ~8× faster than
     building one Gaussian model per symbol.
     """
     return _code(((symbols[where] + y_range).astype(np.int32), Categorical(pmf, perfect=False))
