@@ -76,6 +76,15 @@ def test_pack_refuses_sizes_the_format_cannot_hold():
         pack(MODEL_ID, 0.01, 10, 10, 1 << 16, b"", b"")
 
 
+@pytest.mark.parametrize("change, match", [({"model_id": b"abc"}, "8-byte model id"), ({"flags": 2}, "known flags"),
+                                           ({"z_stream": b"abc"}, "whole 32-bit words"),
+                                           ({"lmbda": float("nan")}, "finite and positive"), ({"lmbda": 0.0}, "positive")])
+def test_pack_refuses_what_parse_would_refuse_instead_of_writing_it(change, match):
+    fields = dict(model_id=MODEL_ID, lmbda=0.01, height=8, width=8, y_range=1, z_stream=b"", y_stream=b"", flags=0)
+    with pytest.raises(ValueError, match=match):
+        pack(**(fields | change))
+
+
 def test_pack_refuses_an_area_over_max_pixels_though_each_side_fits():
     assert 16384 <= MAX_SIDE and 16384 * 8192 > MAX_PIXELS
     with pytest.raises(ValueError, match="over"):

@@ -4,6 +4,7 @@ the folded/sub-pixel inference transforms equal the conditioned ones."""
 import array
 import io
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,27 @@ def test_blended_latents_take_their_ends_at_the_ends_and_decode_at_the_lambda_be
         codec.blend(a, b, 0.05)
     with pytest.raises(ValueError, match="same image"):
         codec.blend(a, codec.analyse(random_image(rng, 64, 70), 0.04, tiny), 0.02)
+    assert torch.equal(codec.blend(a, a, 0.01).y, a.y)  # two analyses at one λ: only that λ is between
+    with pytest.raises(ValueError, match="not between"):
+        codec.blend(a, a, 0.02)
+
+
+def test_threads_encoding_at_once_compute_their_side_information_at_once(tiny, rng, monkeypatch):
+    a, b = (codec.analyse(random_image(rng, 40, 40), lmbda, tiny) for lmbda in (0.01, 0.02))
+    both = threading.Barrier(2, timeout=20)  # broken unless the two threads are inside at the same time
+    hyper_synthesis = codec._hyper_synthesis
+
+    def meeting(model, k):
+        both.wait()
+        return hyper_synthesis(model, k)
+
+    monkeypatch.setattr(codec, "_hyper_synthesis", meeting)
+    threads = [threading.Thread(target=lambda x=x: x.side) for x in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not both.broken and "_side" in a.__dict__ and "_side" in b.__dict__
 
 
 @pytest.mark.parametrize("lmbda", [1e-4, 0.3, float("nan"), float("inf"), -1.0, "x"])

@@ -117,10 +117,15 @@ def check_size(height: int, width: int) -> None:
 
 def pack(model_id: bytes, lmbda: float, height: int, width: int, y_range: int,
          z_stream: bytes, y_stream: bytes, flags: int = 0) -> bytes:  # fmt: skip
-    """Serialize one image's streams into a ``.yoto`` file."""
+    """Serialize one image's streams into a ``.yoto`` file; refuses what ``parse`` would."""
     check_size(height, width)
     if not 1 <= y_range <= MAX_Y_RANGE:
         raise ValueError(f"latent range {y_range} is outside the format's 1..{MAX_Y_RANGE}")
+    if len(model_id) != 8 or flags & ~FLAG_GRAY or len(z_stream) % 4 or len(y_stream) % 4:
+        raise ValueError("pack needs an 8-byte model id, known flags and streams of whole 32-bit words, got "
+                         f"{len(model_id)} bytes, flags {flags:#x}, {len(z_stream)} and {len(y_stream)} bytes")  # fmt: skip
+    if not (math.isfinite(lmbda) and lmbda > 0):
+        raise ValueError(f"λ must be finite and positive, got {lmbda}")
     head = _HEADER.pack(MAGIC, VERSION, flags, model_id, lmbda, height, width, y_range,
                         len(z_stream), len(y_stream))  # fmt: skip
     payload = z_stream + y_stream

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,7 @@ def _rate(lmbda: float, model: CodecModel) -> _Rate:
     return _Rate(k, deterministic.grid_lmbda(k, lo, hi), t)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)  # ~24 MB each for the shipped model; repeats are a batch at one λ
 def _hyper_synthesis(model: CodecModel, k: int) -> deterministic.IntegerHyperSynthesis:
     return deterministic.IntegerHyperSynthesis(model, k)
 
@@ -145,9 +146,16 @@ class Analysis:
     width: int
     gray: bool
 
-    @cached_property
+    @property
     def side(self) -> tuple[torch.Tensor, np.ndarray]:
-        """ẑ's symbols, and the scale index of every element of y (flat) from the integer h_s."""
+        """ẑ's symbols, and the scale index of every element of y (flat) from the integer h_s;
+        computed once (not by ``functools.cached_property``, whose lock before Python 3.12 is
+        one for all instances: threads encoding at once would wait for each other here)."""
+        if "_side" not in self.__dict__:
+            self.__dict__["_side"] = self._side()
+        return self.__dict__["_side"]
+
+    def _side(self) -> tuple[torch.Tensor, np.ndarray]:
         model = self.model
         with torch.inference_mode():
             z_symbols = model.z_symbols(self.transforms.h_a(torch.abs(self.y)))
@@ -196,8 +204,8 @@ def blend(a: Analysis, b: Analysis, lmbda: float) -> Analysis:
         raise ValueError("blend needs two analyses of the same image")
     rate = _rate(lmbda, a.model)
     ta, tb = math.log(a.rate.lmbda), math.log(b.rate.lmbda)
-    w = (math.log(rate.lmbda) - ta) / (tb - ta) if tb != ta else 0.0
-    if not 0.0 <= w <= 1.0:
+    w = (math.log(rate.lmbda) - ta) / (tb - ta) if tb != ta else (0.0 if rate.k == a.rate.k else math.nan)
+    if not 0.0 <= w <= 1.0:  # (nan: a and b share one λ, and this is another)
         raise ValueError(f"λ={lmbda:g} is not between the analyses' λ {a.rate.lmbda:g} and {b.rate.lmbda:g}")
     y = torch.lerp(a.y, b.y, w)
     return Analysis(a.model, rate, inference.Transforms(a.model, rate.t), y, a.height, a.width, a.gray)
@@ -244,7 +252,7 @@ def decode(data: bytes | bytearray | memoryview, model: Model = None) -> Image.I
     return _reconstruct(tf, y_hat, h.height, h.width, bool(h.flags & FLAG_GRAY))
 
 
-def _entropy_decoded(name: str, decode_stream, *args) -> np.ndarray:
+def _entropy_decoded(name: str, decode_stream: Callable[..., np.ndarray], *args: object) -> np.ndarray:
     """``decode_stream(*args)``, its failures (constriction's, or a stream that is not exactly
     what its symbols code to) raised as ``BitstreamError``."""
     try:
@@ -254,7 +262,7 @@ def _entropy_decoded(name: str, decode_stream, *args) -> np.ndarray:
 
 
 @torch.inference_mode()
-def reference(image: Image.Image | np.ndarray, lmbda: float, model: Model = None):
+def reference(image: Image.Image | np.ndarray, lmbda: float, model: Model = None) -> tuple[Image.Image, float]:
     """The model's own view of an image: its reconstruction from the encoder's round(y), and
     the bits its entropy models estimate.
 

@@ -24,6 +24,7 @@ g_a, h_a and g_s stay in float: they change the image, not the decodability.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +33,9 @@ from torch import Tensor, nn
 
 from . import inference
 from .conditioning import FiLM
+
+if TYPE_CHECKING:
+    from .model import HyperpriorTransforms
 
 LEVELS = 1 << 16
 """λ grid: log-spaced over the model's range, relative step ≈ 8·10⁻⁵ for the default range."""
@@ -102,7 +106,7 @@ class IntegerLayer(nn.Module):
 class IntegerHyperSynthesis(nn.Module):
     """h_s at grid index k: ẑ → scale indexes, in exact integer arithmetic."""
 
-    def __init__(self, model, k: int):
+    def __init__(self, model: HyperpriorTransforms, k: int):
         super().__init__()
         cfg = model.config
         t = film_input(k, cfg.lmbda_min, cfg.lmbda_max)

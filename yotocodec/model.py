@@ -36,7 +36,7 @@ def scale_table() -> list[float]:
     return [float(np.float32(math.exp(math.log(SCALE_MIN) + i * _LOG_STEP))) for i in range(SCALE_LEVELS)]
 
 
-def compressai_layers():
+def compressai_layers() -> tuple[type[nn.Module], type[nn.Module], type[nn.Module]]:
     """compressai's ``GDN``, ``EntropyBottleneck`` and ``GaussianConditional``, imported on
     first use: the import takes ~3 s (it loads torch_geometric and scipy.stats), which
     ``encode`` and ``decode`` do without (``modelfile.CodecModel``)."""

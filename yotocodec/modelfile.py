@@ -103,7 +103,7 @@ class CodecModel(HyperpriorTransforms):
         return self._scales
 
 
-def atomic_save(obj, path: str | Path) -> None:
+def atomic_save(obj: object, path: str | Path) -> None:
     """``torch.save`` so that ``path`` is either complete or untouched."""
     def save(tmp: str) -> None:
         try:
