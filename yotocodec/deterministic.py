@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import inference
-from .conditioning import FiLM
+from .conditioning import FiLM, fold_film
 
 if TYPE_CHECKING:
     from .model import HyperpriorTransforms
@@ -84,9 +84,9 @@ class IntegerLayer(nn.Module):
         sigma, mu = film_coefficients(film, t)
         w, b = conv.weight.detach().double().numpy(), conv.bias.detach().double().numpy()
         transposed = isinstance(conv, nn.ConvTranspose2d)
-        per_output = sigma.reshape((1, -1, 1, 1) if transposed else (-1, 1, 1, 1))
-        weight = torch.from_numpy(np.round(w * per_output * 2.0**W_BITS))
-        bias = torch.from_numpy(np.round((b * sigma + mu) * 2.0 ** (A_BITS + W_BITS)))
+        w, b = fold_film(w, b, sigma, mu, transposed)
+        weight = torch.from_numpy(np.round(w * 2.0**W_BITS))
+        bias = torch.from_numpy(np.round(b * 2.0 ** (A_BITS + W_BITS)))
         if transposed:  # the same sums as an ordinary convolution + pixel shuffle (exact)
             phased = inference.subpixel(weight, bias, conv.stride[0], conv.padding[0])
             self.conv, self.shuffle = phased[0], phased[1]

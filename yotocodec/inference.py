@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .conditioning import ConditionedSequential, FiLM
+from .conditioning import ConditionedSequential, FiLM, fold_film
 
 SUBPIXEL_BELOW = 8
 """Transposed convolutions with fewer output channels than this run in sub-pixel form."""
@@ -68,10 +68,10 @@ def subpixel(weight: Tensor, bias: Tensor, stride: int, padding: int) -> nn.Modu
 
 def _fold(layer: nn.Module, film: FiLM, t: Tensor) -> nn.Module:
     sigma, mu = (c.flatten() for c in film.coefficients(t))
-    bias = layer.bias * sigma + mu
-    if isinstance(layer, nn.Conv2d):
-        return frozen_layer(nn.Conv2d, layer.weight * sigma[:, None, None, None], bias, stride=layer.stride, padding=layer.padding)
-    weight = layer.weight * sigma[None, :, None, None]
+    transposed = isinstance(layer, nn.ConvTranspose2d)
+    weight, bias = fold_film(layer.weight, layer.bias, sigma, mu, transposed)
+    if not transposed:
+        return frozen_layer(nn.Conv2d, weight, bias, stride=layer.stride, padding=layer.padding)
     if layer.out_channels < SUBPIXEL_BELOW:
         return subpixel(weight, bias, layer.stride[0], layer.padding[0])
     return frozen_layer(nn.ConvTranspose2d, weight, bias, stride=layer.stride, padding=layer.padding,
