@@ -164,14 +164,17 @@ def _probe(kind: str, image: Image.Image, analysis: codec.Analysis) -> tuple[_Pr
     if kind == "psnr":
         value = psnr_db(image, analysis.decoded())  # image: as coded (RGB, or L for a gray source)
         return _Probe(analysis, value), value
-    probe = _packed(kind, analysis, analysis.pack())
-    return probe, math.log(8.0 * len(probe.data) / (image.width * image.height))
+    data = analysis.pack()
+    return _packed(kind, analysis, data), math.log(_bpp(analysis, data))
+
+
+def _bpp(analysis: codec.Analysis, data: bytes) -> float:
+    return 8.0 * len(data) / (analysis.width * analysis.height)
 
 
 def _packed(kind: str, analysis: codec.Analysis, data: bytes) -> _Probe:
     """A size or bpp probe holding its file, valued in the target's unit."""
-    bpp = 8.0 * len(data) / (analysis.width * analysis.height)
-    return _Probe(analysis, float(len(data)) if kind == "size" else bpp, data)
+    return _Probe(analysis, float(len(data)) if kind == "size" else _bpp(analysis, data), data)
 
 
 def _trimmed(kind: str, probe: _Probe, target: float) -> _Probe:
