@@ -121,7 +121,8 @@ def test_quality_maps_monotonically_onto_the_lmbda_range():
         ratecontrol.quality_to_lmbda(0)
 
 
-@pytest.mark.parametrize("text, size", [("40KB", 40000), ("1.5MiB", 1572864), ("12000", 12000), ("3 k", 3000)])
+@pytest.mark.parametrize("text, size", [("40KB", 40000), ("1.5MiB", 1572864), ("12000", 12000), ("3 k", 3000),
+                                        (40000, 40000), (1e16, 10**16)])  # numbers: as written, not "1e+16"
 def test_sizes_are_read_with_their_units(text, size):
     assert ratecontrol.parse_size(text) == size
 

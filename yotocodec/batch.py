@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
@@ -156,7 +156,7 @@ def _run(jobs: list[Job], workers: int) -> Iterator[dict]:
             yield row
 
 
-def _pooled(jobs: list[Job], workers: int) -> Iterator[dict]:
+def _pooled(jobs: list[Job], workers: int) -> Generator[dict, None, None]:
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool = ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(threads, os.getpid()))
     futures = [pool.submit(run_job, job) for job in jobs]  # not pool.map: on exit it cancels them, which a

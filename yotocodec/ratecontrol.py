@@ -123,9 +123,10 @@ def quality_to_lmbda(quality: float, lmbda_min: float = LMBDA_MIN, lmbda_max: fl
 _UNITS = {"": 1, "b": 1, "kb": 1000, "k": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
 
 
-def parse_size(text: str) -> int:
-    """Bytes from ``"40KB"``, ``"1.5MiB"``, ``"12000"`` (KB = 1000 bytes, KiB = 1024)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+def parse_size(text: str | int | float) -> int:
+    """Bytes from ``"40KB"``, ``"1.5MiB"``, ``"12000"`` or a number (KB = 1000 bytes, KiB = 1024)."""
+    number = isinstance(text, (int, float)) and not isinstance(text, bool)
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", f"{text:f}" if number else str(text))  # 1e16: digits
     if not m or m.group(2).lower() not in _UNITS:
         raise ValueError(f"cannot read size {text!r}: use e.g. 40KB, 1.5MiB or a number of bytes")
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
