@@ -183,11 +183,11 @@ def test_sigterm_stops_after_the_current_step_with_a_checkpoint(folder, tmp_path
 
 
 def test_a_budgeted_run_sizes_its_schedule_once_and_a_resume_keeps_it(folder, tmp_path):
-    first = Trainer(small_config(folder, tmp_path, 10**6, budget=60.0), progress=False)
+    first = Trainer(small_config(folder, tmp_path, 10**6, budget=600.0), progress=False)  # ample on a busy machine
     assert first.run(until=PROBE[1] + 3) is None
     sized = first.cfg.steps
     assert PROBE[1] + 3 < sized < 10**6
-    resumed = Trainer(small_config(folder, tmp_path, 10**6, budget=60.0), progress=False)
+    resumed = Trainer(small_config(folder, tmp_path, 10**6, budget=600.0), progress=False)
     assert resumed.cfg.steps == sized
     assert resumed.run(until=PROBE[1] + 5) is None and resumed.cfg.steps == sized
 
