@@ -113,7 +113,7 @@ def run_job(job: Job) -> dict:
     return row
 
 
-def _worker_init(threads: int, parent: int) -> None:
+def _worker_init(threads: int) -> None:
     """A worker: torch's threads; Ctrl-C and SIGTERM left to the main process, which stops the
     workers (SIGTERM: unfinished outputs removed, exit at once); gone with its parent."""
     import torch
@@ -121,7 +121,7 @@ def _worker_init(threads: int, parent: int) -> None:
     torch.set_num_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _die)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()  # main, or a forkserver
 
 
 def _die(signum: int = signal.SIGTERM, frame: object = None) -> None:
@@ -132,7 +132,8 @@ def _die(signum: int = signal.SIGTERM, frame: object = None) -> None:
 
 
 def _watch_parent(parent: int) -> None:
-    """Exit when the main process is gone (killed: it could not stop this worker)."""
+    """Exit when the process that started this worker is gone (the main process killed, or
+    the forkserver that exits with it): nobody could stop this worker otherwise."""
     while os.getppid() == parent:
         time.sleep(0.5)
     _die()
@@ -158,7 +159,7 @@ def _run(jobs: list[Job], workers: int) -> Iterator[dict]:
 
 def _pooled(jobs: list[Job], workers: int) -> Generator[dict, None, None]:
     threads = max(1, (os.cpu_count() or 1) // workers)
-    pool = ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(threads, os.getpid()))
+    pool = ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(threads,))
     futures = [pool.submit(run_job, job) for job in jobs]  # not pool.map: on exit it cancels them, which a
     try:  # broken pool then fails to fail (InvalidStateError tracebacks on Python 3.11)
         for job, future in zip(jobs, futures):
