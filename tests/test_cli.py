@@ -332,6 +332,25 @@ def test_sigterm_while_writing_removes_the_unfinished_output_keeps_the_old_and_e
     assert not list(encoded.glob(".stopped.png.*")) and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+def test_an_ignored_sighup_stays_ignored_as_nohup_asks(encoded, tiny_model_path, monkeypatch):
+    from yotocodec import files
+
+    write = files.write_image
+
+    def hung_up_midway(image, tmp, fmt):
+        os.kill(os.getpid(), signal.SIGHUP)  # the terminal closed
+        write(image, tmp, fmt)
+
+    monkeypatch.setattr(files, "write_image", hung_up_midway)
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        out = encoded / "nohup.png"
+        assert cli.main(["decode", str(encoded / "in.yoto"), str(out), "--model", str(tiny_model_path)]) == 0
+        assert Image.open(out).size == (90, 70) and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 @pytest.mark.parametrize("command, closed", [("decode - out.png --model M", "<&-"), ("info -", "<&-"),
                                              ("encode in.png - -l 0.01 --model M", ">&-")])
 def test_a_closed_stdin_or_stdout_is_a_clear_error(encoded, tiny_model_path, command, closed):

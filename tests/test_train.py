@@ -174,11 +174,12 @@ def test_a_step_with_non_finite_gradients_leaves_the_weights_alone(folder, tmp_p
     assert not torch.equal(before["g_a.0.weight"], trainer.model.g_a[0].weight)
 
 
-def test_sigterm_stops_after_the_current_step_with_a_checkpoint(folder, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_stops_after_the_current_step_with_a_checkpoint(folder, tmp_path, signum):
     trainer = Trainer(small_config(folder, tmp_path, 10**6, ckpt_every=10**6), progress=False)
-    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    threading.Timer(1.0, os.kill, (os.getpid(), signum)).start()
     assert trainer.run() is None
-    assert trainer.stopped_by == signal.SIGTERM and 0 < trainer.step < 10**6
+    assert trainer.stopped_by == signum and 0 < trainer.step < 10**6
     assert Trainer(small_config(folder, tmp_path, 10**6), progress=False).step == trainer.step
 
 

@@ -330,13 +330,15 @@ class _Stopped(BaseException):
 @contextmanager
 def _stoppable() -> Iterator[None]:
     """SIGTERM and SIGHUP raise ``_Stopped`` inside (as Ctrl-C raises KeyboardInterrupt), where
-    Python may set signal handlers (the main thread); training replaces them while it steps."""
+    Python may set signal handlers (the main thread) and the signal is not ignored (``nohup``
+    ignores SIGHUP); training replaces them while it steps."""
 
     def stop(signum: int, frame: object) -> None:
         raise _Stopped(signum)
 
     ours = threading.current_thread() is threading.main_thread()
-    stops = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]  # no SIGHUP on Windows
+    stops = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None))  # (no SIGHUP on Windows)
+             if s is not None and signal.getsignal(s) is not signal.SIG_IGN]  # ignored (nohup): kept so  # fmt: skip
     previous = {s: signal.signal(s, stop) for s in stops} if ours else {}
     try:
         yield

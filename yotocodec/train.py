@@ -15,7 +15,7 @@ its own optimizer.
   CPUs with native bf16 (AVX512-BF16/AMX), where it makes a step ~1.6× faster; ``bf16=False``
   trains in float32 (on CUDA without TF32).
 - A checkpoint (weights + optimizers + step) is written atomically every ``ckpt_every``
-  steps, and on SIGTERM/SIGINT after the current step; re-running the command resumes.
+  steps, and on SIGTERM/SIGINT/SIGHUP after the current step; re-running the command resumes.
 - ``budget`` (seconds) sizes the run to the machine: a new run times steps PROBE of its
   own (after their first few, which carry one-off costs) and then sets ``steps`` so that
   training ends about ``budget`` seconds after it began; the sized length is checkpointed,
@@ -253,13 +253,15 @@ def _pick_device(name: str) -> torch.device:
 
 @contextmanager
 def _stop_requests():
-    """Turns SIGTERM/SIGINT into a flag checked between steps (main thread only)."""
+    """Turns SIGTERM/SIGINT, and SIGHUP unless ignored (``nohup``), into a flag checked between
+    steps (main thread only)."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
-    previous = {s: signal.signal(s, lambda signum, _: received.append(signum))
-                for s in (signal.SIGTERM, signal.SIGINT)}  # fmt: skip
+    hup = getattr(signal, "SIGHUP", None)  # (none on Windows)
+    stops = [signal.SIGTERM, signal.SIGINT] + ([hup] if hup and signal.getsignal(hup) is not signal.SIG_IGN else [])
+    previous = {s: signal.signal(s, lambda signum, _: received.append(signum)) for s in stops}
     try:
         yield received
     finally:
