@@ -270,10 +270,12 @@ def _stop_requests():
 
 
 def _leave_signals_to_main(_worker_id: int) -> None:
-    """Data workers leave Ctrl-C and SIGTERM (to the whole process group, as `timeout` and
-    schedulers send it) to the main process, which checkpoints and stops them cleanly."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """Data workers leave Ctrl-C, SIGTERM and SIGHUP (to the whole process group, as `timeout`,
+    schedulers and a closed terminal send them) to the main process, which checkpoints and
+    stops them cleanly."""
+    for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if s is not None:
+            signal.signal(s, signal.SIG_IGN)
 
 
 class Trainer:
