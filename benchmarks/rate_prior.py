@@ -28,16 +28,10 @@ from yotocodec.metrics import psnr
 from yotocodec.train import TrainConfig
 
 
-def log_lmbdas(model) -> np.ndarray:
-    """log λ at ``TYPICAL_AT`` of the model's range."""
-    lo, hi = math.log(model.config.lmbda_min), math.log(model.config.lmbda_max)
-    return lo + ratecontrol.TYPICAL_AT * (hi - lo)
-
-
 def curves(image: Image.Image, model) -> dict[str, list[float]]:
-    """log bpp and PSNR of ``image`` at every λ of ``log_lmbdas``."""
+    """log bpp and PSNR of ``image`` at every λ of ``ratecontrol.typical_log_lmbdas``."""
     out = {"rate": [], "psnr": []}
-    for t in log_lmbdas(model):
+    for t in ratecontrol.typical_log_lmbdas(model.config.lmbda_min, model.config.lmbda_max):
         data = codec.encode(image, float(np.float32(math.exp(t))), model)
         out["rate"].append(math.log(8 * len(data) / (image.width * image.height)))
         out["psnr"].append(psnr(image, codec.decode(data, model)))
@@ -73,7 +67,7 @@ def main() -> None:
         image.thumbnail((args.side, args.side), Image.Resampling.LANCZOS)
         photos.append({"name": path.name, "activity": ratecontrol.activity(image)} | curves(image, model))
     result = {"photos": len(photos), "every": args.every, "side": args.side,
-              "log_lmbda": log_lmbdas(model).tolist()} | {c: fit(photos, c) for c in ("rate", "psnr")}  # fmt: skip
+              "log_lmbda": ratecontrol.typical_log_lmbdas(model.config.lmbda_min, model.config.lmbda_max).tolist()} | {c: fit(photos, c) for c in ("rate", "psnr")}  # fmt: skip
     Path(args.out).write_text(json.dumps(result | {"per_photo": photos}, indent=1))
     print(json.dumps(result, indent=1))
 

@@ -176,7 +176,7 @@ def test_busier_images_start_the_search_where_busier_images_need_to_be(rng):
     assert ratecontrol.activity(flat) == 0.0 < ratecontrol.activity(busy)
     aim_rate, aim_psnr = np.log(0.5), 30.0
     # the same bpp needs a smaller λ, the same PSNR a larger one, on a busier image
-    grid = np.log(ratecontrol.LMBDA_MIN) + ratecontrol.TYPICAL_AT * np.log(ratecontrol.LMBDA_MAX / ratecontrol.LMBDA_MIN)
+    grid = ratecontrol.typical_log_lmbdas(ratecontrol.LMBDA_MIN, ratecontrol.LMBDA_MAX)
     assert ratecontrol._first_t(busy, "rate", aim_rate, grid) < ratecontrol._first_t(flat, "rate", aim_rate, grid)
     assert ratecontrol._first_t(busy, "psnr", aim_psnr, grid) > ratecontrol._first_t(flat, "psnr", aim_psnr, grid)
 

@@ -95,6 +95,11 @@ def _read(path: str) -> bytes:
     return _std("stdin").read() if path == "-" else Path(path).read_bytes()
 
 
+def _shown(path: str) -> str:
+    """``path`` as messages name it ('-' is ``<stdin>``)."""
+    return "<stdin>" if path == "-" else path
+
+
 @contextmanager
 def _naming(source: str) -> Iterator[None]:
     """A YotoError raised inside names the input it is about."""
@@ -103,7 +108,7 @@ def _naming(source: str) -> Iterator[None]:
     try:
         yield
     except YotoError as e:
-        raise type(e)(f"{'<stdin>' if source == '-' else source}: {e}") from None
+        raise type(e)(f"{_shown(source)}: {e}") from None
 
 
 def _single(args: argparse.Namespace) -> tuple[str, str]:
@@ -126,7 +131,7 @@ def _encode(args: argparse.Namespace) -> int:
         return _batch(args, ".yoto", {kind: value, "strict": args.strict, "refine": args.refine})
     source, output = _single(args)
     model = codec.load(args.model)
-    image = files.read_image(io.BytesIO(_read("-")), "<stdin>") if source == "-" else files.read_image(source)
+    image = files.read_image(io.BytesIO(_read("-")) if source == "-" else source, _shown(source))
     note = ""
     with tqdm(total=args.refine, desc="refine", unit="step", disable=not args.refine, file=sys.stderr) as bar:
         if kind in ("lmbda", "quality"):
@@ -221,8 +226,7 @@ def _info(args: argparse.Namespace) -> int:
         try:
             i = inspect(_read(path))
         except (YotoError, OSError) as e:
-            print(f"yoto: error: {'<stdin>' if path == '-' else path}: {getattr(e, 'strerror', None) or e}",
-                  file=sys.stderr)  # fmt: skip
+            print(f"yoto: error: {_shown(path)}: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
             failed = True
             continue
         if args.json:

@@ -24,11 +24,13 @@ def normalize_log_lmbda(lmbda: Tensor, lmbda_min: float, lmbda_max: float) -> Te
     return 2.0 * t - 1.0
 
 
-def fold_film(weight, bias, sigma, mu, transposed: bool):
+def fold_film(weight, bias, sigma, mu, out_dim: int):
     """A conv's weight and bias with the FiLM after it folded in (tensors or arrays):
-    σ·(W∗x + b) + μ = (σW)∗x + (σb + μ), σ scaling the weight's output channels (its dimension
-    1 in a transposed convolution, 0 otherwise)."""
-    return weight * sigma.reshape((1, -1, 1, 1) if transposed else (-1, 1, 1, 1)), bias * sigma + mu
+    σ·(W∗x + b) + μ = (σW)∗x + (σb + μ), σ scaling the weight's output channels, its dimension
+    ``out_dim`` (``model.output_dim``)."""
+    shape = [1, 1, 1, 1]
+    shape[out_dim] = -1
+    return weight * sigma.reshape(shape), bias * sigma + mu
 
 
 def sample_lmbda(n: int, lmbda_min: float, lmbda_max: float, generator=None) -> Tensor:

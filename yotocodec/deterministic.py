@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from . import inference
 from .conditioning import FiLM, fold_film
+from .model import output_dim
 
 if TYPE_CHECKING:
     from .model import HyperpriorTransforms
@@ -84,7 +85,7 @@ class IntegerLayer(nn.Module):
         sigma, mu = film_coefficients(film, t)
         w, b = conv.weight.detach().double().numpy(), conv.bias.detach().double().numpy()
         transposed = isinstance(conv, nn.ConvTranspose2d)
-        w, b = fold_film(w, b, sigma, mu, transposed)
+        w, b = fold_film(w, b, sigma, mu, output_dim(conv))
         weight = torch.from_numpy(np.round(w * 2.0**W_BITS))
         bias = torch.from_numpy(np.round(b * 2.0 ** (A_BITS + W_BITS)))
         if transposed:  # the same sums as an ordinary convolution + pixel shuffle (exact)

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .conditioning import ConditionedSequential, FiLM, fold_film
+from .model import output_dim
 
 SUBPIXEL_BELOW = 8
 """Transposed convolutions with fewer output channels than this run in sub-pixel form."""
@@ -69,7 +70,7 @@ def subpixel(weight: Tensor, bias: Tensor, stride: int, padding: int) -> nn.Modu
 def _fold(layer: nn.Module, film: FiLM, t: Tensor) -> nn.Module:
     sigma, mu = (c.flatten() for c in film.coefficients(t))
     transposed = isinstance(layer, nn.ConvTranspose2d)
-    weight, bias = fold_film(layer.weight, layer.bias, sigma, mu, transposed)
+    weight, bias = fold_film(layer.weight, layer.bias, sigma, mu, output_dim(layer))
     if not transposed:
         return frozen_layer(nn.Conv2d, weight, bias, stride=layer.stride, padding=layer.padding)
     if layer.out_channels < SUBPIXEL_BELOW:

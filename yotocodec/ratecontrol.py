@@ -229,8 +229,9 @@ def _next_t(probes: dict[float, float], aim: float, grid: np.ndarray, typical: n
             step: float) -> float:  # fmt: skip
     """The next log λ to probe, given the scores of those probed so far.
 
-    Scores are fitted as s·F(t) + δ, a straight line in u = F(t) (``typical`` at log λ ``grid``). Until the probes bracket
-    ``aim``, the line goes through the two probes nearest it (δ alone, after one probe).
+    Scores are fitted as s·F(t) + δ, a straight line in u = F(t) (``typical`` at log λ
+    ``grid``). Until the probes bracket ``aim``, the line goes through the two probes nearest
+    it (δ alone, after one probe).
     Then it is the chord between the nearest probe on each side, with the Illinois rule
     (while probes keep landing on one side, on a bent stretch, the other end's score counts
     half as much each time), and the answer stays at least ``step`` (one λ grid step) inside.
@@ -258,6 +259,12 @@ def _next_t(probes: dict[float, float], aim: float, grid: np.ndarray, typical: n
     s = float(np.clip(s, 0.3, 3.0))
     offset = probes[pair[0]] - s * F[0]
     return float(np.interp((aim - offset) / s, typical, grid))
+
+
+def typical_log_lmbdas(lmbda_min: float, lmbda_max: float) -> np.ndarray:
+    """log λ of TYPICAL's points on a model's λ range."""
+    lo, hi = math.log(lmbda_min), math.log(lmbda_max)
+    return lo + TYPICAL_AT * (hi - lo)
 
 
 def _first_t(image: Image.Image, curve: str, aim: float, grid: np.ndarray) -> float:
@@ -292,11 +299,12 @@ def encode_to(image: Image.Image | np.ndarray, kind: str, target: float | str,
         bpp = target * (8.0 / (image.width * image.height) if kind == "size" else 1.0)
         aim = math.log(bpp) + (math.log(1 - tol) + math.log(1 + TRIM)) / 2
     lo, hi = math.log(model.config.lmbda_min), math.log(model.config.lmbda_max)
+    grid = typical_log_lmbdas(model.config.lmbda_min, model.config.lmbda_max)
     scores: dict[float, float] = {}
     probes: dict[float, _Probe] = {}
     best: _Probe | None = None
     encodes = 0
-    step, grid = (hi - lo) / (deterministic.LEVELS - 1), lo + TYPICAL_AT * (hi - lo)
+    step = (hi - lo) / (deterministic.LEVELS - 1)
 
     def on_grid(t: float) -> float:  # the log λ of the nearest λ the codec can code at (a fixed-λ model: one)
         return lo if step == 0 else lo + round((min(max(t, lo), hi) - lo) / step) * step
